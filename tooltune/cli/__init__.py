@@ -1,0 +1,27 @@
+"""The `tooltune` command line: thin commands that parse arguments, call one function, print.
+
+Each area owns one module here and registers its commands on the shared app; heavy imports
+(torch, transformers) happen inside the commands so that `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tooltune.cli import bench, chat, sandbox, train
+
+app = typer.Typer(
+    name="tooltune",
+    help="Turn small language models into personal tool-using agents, and measure them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+chat.register(app)
+app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(bench.app, name="bench")
+app.add_typer(train.app, name="train")
+train.register_top_level(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,53 @@
+"""The one interface every model backend implements."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+
+from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolSchema
+
+
+class ModelError(RuntimeError):
+    """A backend could not produce an answer (server unreachable after retries, missing weights...)."""
+
+
+class ChatModel(ABC):
+    """Give it OpenAI-style messages and tools, get back an assistant message.
+
+    Local backends override `chat_batch` to generate several conversations in one forward pass;
+    HTTP backends override `achat` so that many episodes can be in flight at once.
+    """
+
+    name: str = "model"
+
+    @abstractmethod
+    def chat(
+        self,
+        messages: list[Message],
+        tools: list[ToolSchema] | None = None,
+        config: GenerationConfig | None = None,
+    ) -> AssistantMessage:
+        """Continue one conversation."""
+
+    def chat_batch(
+        self, requests: list[ChatRequest], config: GenerationConfig | None = None
+    ) -> list[AssistantMessage]:
+        """Continue several conversations; the default runs them one after another."""
+        return [self.chat(r.messages, r.tools, config) for r in requests]
+
+    async def achat(
+        self,
+        messages: list[Message],
+        tools: list[ToolSchema] | None = None,
+        config: GenerationConfig | None = None,
+    ) -> AssistantMessage:
+        """Asynchronous `chat`; the default runs the blocking call in a worker thread."""
+        return await asyncio.to_thread(self.chat, messages, tools, config)
+
+    @property
+    def supports_batching(self) -> bool:
+        return type(self).chat_batch is not ChatModel.chat_batch
+
+    def close(self) -> None:
+        """Release resources (HTTP clients, GPU memory)."""
