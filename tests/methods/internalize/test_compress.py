@@ -1,0 +1,60 @@
+import random
+
+import pytest
+
+from tooltune.methods.internalize.compress import SurprisalCompressor, make_compressor
+from tooltune.methods.internalize.prompts import Example, stage_prompt
+from tooltune.methods.internalize.schedule import DecaySchedule
+from tooltune.methods.internalize.tasks import unit_word_problems
+
+
+def test_surprisal_matches_a_direct_forward_pass(tiny_model, tiny_tokenizer):
+    import torch
+
+    text = unit_word_problems(1)[0].knowledge
+    ids, scores = SurprisalCompressor(tiny_model, tiny_tokenizer).surprisal(text)
+    full = torch.tensor([[tiny_tokenizer.bos_token_id, *ids]])
+    with torch.no_grad():
+        logp = torch.log_softmax(tiny_model(full).logits[0, :-1].float(), -1)
+    expected = [-logp[i, t].item() for i, t in enumerate(ids)]
+    assert scores == pytest.approx(expected, abs=1e-4)
+
+
+def test_compressor_keeps_the_budget_and_the_most_surprising_tokens(tiny_model, tiny_tokenizer):
+    compressor = SurprisalCompressor(tiny_model, tiny_tokenizer)
+    text = unit_word_problems(1)[0].knowledge
+    n = compressor.count(text)
+    assert compressor.compress(text, n) == text
+    assert compressor.compress(text, 0) == ""
+    for budget in (1, 5, n // 3, n // 2, n - 1):
+        out = compressor.compress(text, budget)
+        assert 0 < compressor.count(out) <= budget
+    ids, scores = compressor.surprisal(text)
+    top = max(range(len(ids)), key=lambda i: scores[i])
+    assert tiny_tokenizer.decode([ids[top]]).strip() in compressor.compress(text, 1)
+    with pytest.raises(ValueError, match="budget"):
+        compressor.compress(text, -1)
+
+
+def test_stage_prompts_keep_the_question_intact_and_decay_to_question_only(tiny_model, tiny_tokenizer):
+    compressor = SurprisalCompressor(tiny_model, tiny_tokenizer)
+    items = unit_word_problems(5, seed=4)
+    target, shots = items[0], [Example(i.question, i.rationales[0]) for i in items[1:4]]
+    n = compressor.count(target.knowledge)
+    rng = random.Random(0)
+    prompts = [stage_prompt(target.question, target.knowledge, shots, p, compressor, rng) for p in DecaySchedule().plans()]
+    for plan, prompt in zip(DecaySchedule().plans(), prompts):
+        assert prompt.endswith(f"Question: {target.question}")
+        assert prompt.count("Question: ") == 1 + plan.num_examples
+        if plan.keep_ratio > 0:
+            knowledge = prompt.split("Knowledge:\n", 1)[1].split("\n\nExamples:", 1)[0].split("\n\nQuestion:", 1)[0]
+            assert compressor.count(knowledge) <= plan.knowledge_budget(n)
+    assert prompts[-1] == f"Question: {target.question}"
+    assert [len(p) for p in prompts] == sorted((len(p) for p in prompts), reverse=True)
+
+
+def test_make_compressor_falls_back_offline(tiny_model, tiny_tokenizer):
+    assert make_compressor("auto", tiny_model, tiny_tokenizer).name in ("surprisal", "llmlingua2")
+    assert make_compressor("surprisal", tiny_model, tiny_tokenizer).name == "surprisal"
+    with pytest.raises(ValueError, match="compressor"):
+        make_compressor("gzip", tiny_model, tiny_tokenizer)

@@ -1,0 +1,27 @@
+"""Progressive internalization (after SKIntern, arXiv 2409.13183): knowledge and examples in the prompt
+at first, decayed linearly stage by stage until the student answers from the question alone."""
+
+from tooltune.methods.internalize.accounting import ApproachResult, count_parameters, forward_flops
+from tooltune.methods.internalize.compress import SurprisalCompressor, make_compressor
+from tooltune.methods.internalize.retrieve import BM25Retriever, EmbeddingRetriever, make_retriever
+from tooltune.methods.internalize.schedule import DecaySchedule, StagePlan, decay_ratios
+from tooltune.methods.internalize.tasks import TaskItem, unit_word_problems
+from tooltune.methods.internalize.teacher import ChatModelTeacher, DeterministicTeacher
+
+__all__ = [
+    "ApproachResult",
+    "BM25Retriever",
+    "ChatModelTeacher",
+    "DecaySchedule",
+    "DeterministicTeacher",
+    "EmbeddingRetriever",
+    "StagePlan",
+    "SurprisalCompressor",
+    "TaskItem",
+    "count_parameters",
+    "decay_ratios",
+    "forward_flops",
+    "make_compressor",
+    "make_retriever",
+    "unit_word_problems",
+]

