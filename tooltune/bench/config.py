@@ -1,0 +1,74 @@
+"""The typed description of a benchmark run, validated at the edge and stored in the run directory."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from tooltune.bench.strategies import DEFAULT_MAX_TURNS, STRATEGIES
+from tooltune.bench.toolbox import SETTINGS
+
+# Fields that define which episodes exist and how they are produced; a resumed run must match them.
+EPISODE_FIELDS = ("model", "suite", "strategies", "settings", "trials", "max_turns", "seed", "cases", "users",
+                  "apps", "limit", "max_new_tokens", "temperature", "include_profile", "max_observation_chars")
+
+
+class RunConfigError(ValueError):
+    """A run option is invalid; the message names the option."""
+
+
+@dataclass
+class RunConfig:
+    model: str
+    suite: str = "builtin"
+    strategies: list[str] = field(default_factory=lambda: ["fc"])
+    settings: list[str] = field(default_factory=lambda: ["given"])
+    trials: int = 1
+    max_turns: int = DEFAULT_MAX_TURNS
+    seed: int = 0
+    cases: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    apps: list[str] = field(default_factory=list)
+    limit: int | None = None
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    include_profile: bool = True
+    max_observation_chars: int = 2000
+    concurrency: int = 8
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        bad = [s for s in self.strategies if s not in STRATEGIES]
+        if not self.strategies or bad:
+            raise RunConfigError(f"strategies: choose from {sorted(STRATEGIES)}, got {self.strategies}")
+        bad = [s for s in self.settings if s not in SETTINGS]
+        if not self.settings or bad:
+            raise RunConfigError(f"settings: choose from {list(SETTINGS)}, got {self.settings}")
+        for name in ("trials", "max_turns", "max_new_tokens", "concurrency", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise RunConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.limit is not None and self.limit < 1:
+            raise RunConfigError(f"limit must be >= 1, got {self.limit}")
+        if not 0.0 <= self.temperature <= 5.0:
+            raise RunConfigError(f"temperature must be in [0, 5], got {self.temperature}")
+        if not self.model:
+            raise RunConfigError("model: a model spec is required")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RunConfigError(f"unknown run config field(s) {unknown}")
+        return cls(**data)
+
+    def mismatch(self, other: "RunConfig") -> list[str]:
+        """Episode-defining fields that differ (a resume must not change them)."""
+        return [f"{n}: {getattr(other, n)!r} -> {getattr(self, n)!r}" for n in EPISODE_FIELDS
+                if getattr(self, n) != getattr(other, n)]

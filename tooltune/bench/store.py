@@ -1,0 +1,111 @@
+"""The durable log of a run: one SQLite file (WAL, synchronous=FULL) in the run directory.
+
+Each finished episode is one committed row, so a run killed at any moment leaves a valid file
+holding exactly the episodes that finished; `--resume` reruns the rest. The same file caches judge
+verdicts by (case, trajectory hash, judge model), so re-scoring never asks a judge twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tooltune.bench.episode import EpisodeKey, EpisodeRecord
+
+DB_NAME = "episodes.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS episodes (
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL, strategy TEXT NOT NULL, setting TEXT NOT NULL,
+    trial INTEGER NOT NULL, status TEXT NOT NULL CHECK (status IN ('done', 'error')),
+    record TEXT, error TEXT, finished_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS judgments (
+    cache_key TEXT PRIMARY KEY, case_id TEXT NOT NULL, trajectory_hash TEXT NOT NULL, judge TEXT NOT NULL,
+    verdict TEXT NOT NULL, created_at REAL NOT NULL
+);
+"""
+
+
+class RunStoreError(RuntimeError):
+    """The run directory cannot be used as asked (exists without --resume, config mismatch...)."""
+
+
+class RunStore:
+    """Append-only episode log plus judge cache for one run directory."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / DB_NAME
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    # -- run metadata -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    # -- episodes ---------------------------------------------------------------------------------
+    def write_episode(self, record: EpisodeRecord) -> None:
+        """Commit one finished episode (replaces an earlier failed attempt of the same key)."""
+        self._write(record.key, "done", json.dumps(record.to_dict(), ensure_ascii=False, default=str), None)
+
+    def write_failure(self, key: EpisodeKey, error: str) -> None:
+        """Commit an episode that could not finish (model error); `--resume` retries it."""
+        self._write(key, "error", None, error)
+
+    def _write(self, key: EpisodeKey, status: str, record: str | None, error: str | None) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO episodes (id, case_id, strategy, setting, trial, status, record, error,"
+                " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key.id, key.case_id, key.strategy, key.setting, key.trial, status, record, error, time.time()),
+            )
+
+    def done_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT id FROM episodes WHERE status = 'done'")}
+
+    def failures(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT id, error FROM episodes WHERE status = 'error'").fetchall())
+
+    def records(self) -> Iterator[EpisodeRecord]:
+        """Finished episodes in a stable order."""
+        for (text,) in self._db.execute("SELECT record FROM episodes WHERE status = 'done' ORDER BY id"):
+            yield EpisodeRecord.from_dict(json.loads(text))
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM episodes WHERE status = 'done'").fetchone()[0])
+
+    # -- judge cache ------------------------------------------------------------------------------
+    def cached_verdict(self, cache_key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT verdict FROM judgments WHERE cache_key = ?", (cache_key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def cache_verdict(self, cache_key: str, case_id: str, trajectory_hash: str, judge: str, verdict: dict) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO judgments (cache_key, case_id, trajectory_hash, judge, verdict, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (cache_key, case_id, trajectory_hash, judge, json.dumps(verdict, ensure_ascii=False), time.time()),
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,112 @@
+"""The agent-strategy interface: a step function from episode state to model request and back.
+
+A strategy never runs a model itself: `request` says what to ask next, `advance` folds the answer
+into the state (executing tool calls through the toolbox). The runner decides how answers are
+produced (one by one, batched, or concurrently), so every strategy works with every backend.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import replace
+from typing import Any
+
+from tooltune.bench.episode import CallLog, EpisodeKey, EpisodeState
+from tooltune.bench.toolbox import Toolbox, error_response, observation_text
+from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolCall
+
+DEFAULT_MAX_TURNS = 20
+
+
+class Strategy(ABC):
+    """How an agent talks to the model: prompt layout, tool-call format, when an episode ends."""
+
+    name: str = "strategy"
+
+    def __init__(self, max_observation_chars: int = 2000) -> None:
+        self.max_observation_chars = max_observation_chars
+
+    def begin(
+        self, key: EpisodeKey, messages: list[Message], toolbox: Toolbox, max_turns: int = DEFAULT_MAX_TURNS
+    ) -> EpisodeState:
+        """A fresh state from the episode's opening messages (system + user query)."""
+        if max_turns < 1:
+            raise ValueError(f"max_turns must be >= 1, got {max_turns}")
+        return EpisodeState(key=key, trajectory=[dict(m) for m in messages], toolbox=toolbox, max_turns=max_turns)
+
+    @abstractmethod
+    def request(self, state: EpisodeState) -> ChatRequest:
+        """The conversation (and tools) to send to the model for the next turn."""
+
+    @abstractmethod
+    def _consume(self, state: EpisodeState, answer: AssistantMessage) -> None:
+        """Fold one answer into the state; strategy-specific."""
+
+    def generation(self, base: GenerationConfig) -> GenerationConfig:
+        """Decoding settings for this strategy (e.g. stop sequences); default: unchanged."""
+        return base
+
+    def advance(self, state: EpisodeState, answer: AssistantMessage) -> EpisodeState:
+        """Apply the model's answer, run its tool calls, end the episode when it is over."""
+        if state.finished:
+            raise RuntimeError(f"episode {state.key.id} is already finished")
+        state.turn += 1
+        state.prompt_tokens += answer.usage.prompt_tokens
+        state.completion_tokens += answer.usage.completion_tokens
+        self._consume(state, answer)
+        if not state.finished and state.turn >= state.max_turns:
+            state.finish("max_turns")
+        return state
+
+    def fail(self, state: EpisodeState, reason: str) -> EpisodeState:
+        """End an episode because the model could not answer (kept out of the trajectory)."""
+        state.finish(reason)
+        return state
+
+    # -- helpers shared by the strategies ---------------------------------------------------------
+
+    def _call_id(self, state: EpisodeState, index: int, proposed: str, used: set[str]) -> str:
+        call_id = proposed if isinstance(proposed, str) and proposed and proposed not in used else ""
+        if not call_id:
+            call_id = f"call_{state.turn}_{index}"
+        used.add(call_id)
+        return call_id
+
+    def _run_calls(self, state: EpisodeState, calls: list[ToolCall]) -> list[tuple[ToolCall, Message]]:
+        """Execute calls in order; returns each (call with its final id, tool message)."""
+        used: set[str] = set()
+        out: list[tuple[ToolCall, Message]] = []
+        for index, call in enumerate(calls):
+            fixed = replace(call, id=self._call_id(state, index, call.id, used))
+            response = state.toolbox.execute(fixed.name, fixed.arguments)
+            state.calls.append(CallLog(state.turn, fixed.id, str(fixed.name), fixed.arguments, response))
+            message = {
+                "role": "tool",
+                "tool_call_id": fixed.id,
+                "name": str(fixed.name),
+                "content": observation_text(response, self.max_observation_chars),
+            }
+            out.append((fixed, message))
+        return out
+
+    def _report_malformed(self, state: EpisodeState, errors: list[str], hint: str) -> Message:
+        """Record malformed calls and build the error observation the model will read."""
+        for error in errors:
+            state.malformed.append({"turn": state.turn, "error": error})
+        body = error_response("malformed_tool_call", "; ".join(errors) + (f". {hint}" if hint else ""))
+        return {"role": "user", "content": "Error: " + json.dumps(body, ensure_ascii=False)}
+
+
+def assistant_message(content: str | None, calls: list[ToolCall]) -> Message:
+    """An OpenAI assistant message, with tool calls when there are any."""
+    message: Message = {"role": "assistant", "content": content}
+    if calls:
+        message["tool_calls"] = [_openai_call(c) for c in calls]
+    return message
+
+
+def _openai_call(call: ToolCall) -> dict[str, Any]:
+    arguments = call.arguments
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False, default=str)
+    return {"id": call.id, "type": "function", "function": {"name": str(call.name), "arguments": text}}
