@@ -113,13 +113,15 @@ def test_react_parses_actions_and_final_answer() -> None:
 
 
 @pytest.mark.parametrize("text, error", [
-    ("Action: play_music", "no 'Action Input:'"),
-    ("Action: play_music\nAction Input: {\"music_name\": ", "not valid JSON"),
-    ("Action: play_music\nAction Input: [1, 2]", "not a JSON object"),
-    ("Action:   \nAction Input: {}", "names no tool"),
+    ("Action: play_music", "missing the 'Action Input:'"),
+    ("Action: play_music\nAction Input: {\"music_name\": ", "truncated JSON"),
+    ("Action: play_music\nAction Input: [1, 2]", "must be a JSON object"),
+    ("Action:   \nAction Input: {}", "empty tool name"),
 ])
 def test_react_malformed_text_is_an_error(text: str, error: str) -> None:
-    assert error in (parse_react(text).error or "")
+    step = parse_react(text)
+    assert step.calls == [] and step.final is None
+    assert any(error in e for e in step.errors)
 
 
 def test_react_malformed_turn_continues_episode() -> None:

@@ -58,6 +58,19 @@ def _as_dict(item: Any) -> dict[str, Any]:
     return asdict(item) if is_dataclass(item) else dict(item)
 
 
+def keypoint_checks(case: Any, results: Sequence[Any]) -> list[dict[str, Any]]:
+    """Checker results as dicts, each with its key point's kind and text (for scores and the judge)."""
+    points = {kp.id: kp for kp in getattr(case.instruction, "keypoints", [])}
+    out = []
+    for result in results:
+        item = _as_dict(result)
+        point = points.get(item.get("keypoint_id"))
+        item.setdefault("kind", getattr(point, "kind", None))
+        item.setdefault("text", getattr(point, "text", ""))
+        out.append(item)
+    return out
+
+
 @dataclass
 class _Live:
     key: EpisodeKey
@@ -125,8 +138,8 @@ class Runner:
     def _finish(self, live: _Live, counts: dict[str, int], bar: tqdm) -> None:
         try:
             state = live.state
-            checks = [] if self.harness.check is None else [
-                _as_dict(r) for r in self.harness.check(live.case, state.trajectory, live.world)]
+            checks = [] if self.harness.check is None else keypoint_checks(
+                live.case, self.harness.check(live.case, state.trajectory, live.world))
             diff = live.world.diff() if hasattr(live.world, "diff") else {}
             record = EpisodeRecord(
                 key=live.key, user_id=live.case.user.id, apps=list(live.case.instruction.apps),

@@ -1,7 +1,7 @@
 """ReAct: the model writes Thought / Action / Action Input as text; the harness answers with Observation.
 
-The text format is parsed here (not by the backend): the model gets no native tools, only their
-schemas in the system prompt. The canonical trajectory still stores each parsed call as an OpenAI
+The model gets no native tools, only their schemas in the system prompt; its Action lines are read
+with the model layer's text tool-call parser, and a line without Action is the final answer. The canonical trajectory still stores each parsed call as an OpenAI
 tool call, so judges and checkers see every strategy the same way.
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from tooltune.bench.episode import EpisodeState
 from tooltune.bench.strategies.base import Strategy, assistant_message
+from tooltune.models.toolcall_parser import parse_tool_calls
 from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolCall
 
 REACT_INSTRUCTIONS = """You can use tools. Answer in this format:
@@ -29,54 +30,30 @@ Tools (OpenAI function schemas):
 
 REACT_HINT = "Write 'Action: <tool name>' and 'Action Input: <JSON object>', or 'Final Answer: <text>'."
 
-_ACTION = re.compile(r"^[ \t*]*Action[ \t]*:[ \t]*(.*)$", re.MULTILINE | re.IGNORECASE)
-_INPUT = re.compile(r"^[ \t*]*Action[ \t]*Input[ \t]*:\s*", re.MULTILINE | re.IGNORECASE)
 _FINAL = re.compile(r"^[ \t*]*Final[ \t]*Answer[ \t]*:\s*", re.MULTILINE | re.IGNORECASE)
 _OBSERVATION = re.compile(r"^[ \t*]*Observation[ \t]*:", re.MULTILINE | re.IGNORECASE)
 
 
 @dataclass
 class ReActStep:
-    """One parsed ReAct answer: an action with arguments, a final answer, or an error."""
+    """One parsed ReAct answer: tool calls, a final answer, or readable errors."""
 
-    action: str | None = None
-    arguments: dict | None = None
+    calls: list[ToolCall] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
     final: str | None = None
-    error: str | None = None
 
 
-def parse_react(text: str) -> ReActStep:
+def parse_react(text: str | None) -> ReActStep:
     """Parse a ReAct answer; never raises. Text after a self-written 'Observation:' is ignored."""
     text = text or ""
     cut = _OBSERVATION.search(text)
     if cut:
         text = text[: cut.start()]
-    action = _ACTION.search(text)
-    if action is None:
-        final = _FINAL.search(text)
-        answer = text[final.end():] if final else text
-        return ReActStep(final=answer.strip())
-    name = action.group(1).strip().strip("`'\"[]").strip()
-    if not name:
-        return ReActStep(error="'Action:' names no tool")
-    found = _INPUT.search(text, action.end())
-    if found is None:
-        return ReActStep(action=name, error=f"'Action: {name}' has no 'Action Input:' line")
-    raw = text[found.end():].strip()
-    if raw.startswith("```"):
-        raw = raw.strip("`").removeprefix("json").strip()
-    if raw in ("", "{}", "None", "none", "null"):
-        return ReActStep(action=name, arguments={})
-    start = raw.find("{")
-    if start != 0:
-        return ReActStep(action=name, error=f"Action Input of {name!r} is not a JSON object: {raw[:80]!r}")
-    try:
-        value, _ = json.JSONDecoder().raw_decode(raw)
-    except json.JSONDecodeError as exc:
-        return ReActStep(action=name, error=f"Action Input of {name!r} is not valid JSON ({exc.msg}): {raw[:80]!r}")
-    if not isinstance(value, dict):
-        return ReActStep(action=name, error=f"Action Input of {name!r} must be a JSON object")
-    return ReActStep(action=name, arguments=value)
+    parsed = parse_tool_calls(text)
+    if parsed.tool_calls or parsed.errors:
+        return ReActStep(calls=list(parsed.tool_calls), errors=list(parsed.errors))
+    final = _FINAL.search(text)
+    return ReActStep(final=(text[final.end():] if final else text).strip())
 
 
 class ReAct(Strategy):
@@ -113,14 +90,12 @@ class ReAct(Strategy):
             state.trajectory.extend(m for _, m in executed)
             return
         step = parse_react(text)
-        if step.error is not None:
-            state.trajectory.append(assistant_message(text, []))
-            state.trajectory.append(self._report_malformed(state, [step.error], REACT_HINT))
-        elif step.action is not None:
-            call = ToolCall(id="", name=step.action, arguments=step.arguments or {})
-            executed = self._run_calls(state, [call])
+        if step.calls or step.errors:
+            executed = self._run_calls(state, step.calls)
             state.trajectory.append(assistant_message(text, [c for c, _ in executed]))
             state.trajectory.extend(m for _, m in executed)
+            if step.errors:
+                state.trajectory.append(self._report_malformed(state, step.errors, REACT_HINT))
         else:
             state.trajectory.append(assistant_message(text, []))
             state.finish("answer")
