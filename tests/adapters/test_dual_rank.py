@@ -7,9 +7,9 @@ import torch
 from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from tooltune.adapters.decomposed_attention import DecomposedAttention, gram_schmidt_extend, layer_index
-from tooltune.adapters.dual_rank import DualRankConfig, DualRankLinear, StochasticRestoration
-from tooltune.adapters.dual_rank_model import get_dual_rank, inject_dual_rank
+from tooltune.adapters import AdapterConfigError, inject_adapters, load_adapter, save_adapter
+from tooltune.adapters.decomposed_attention import AdapterRouting, DecomposedAttention, gram_schmidt_extend, layer_index
+from tooltune.adapters.dual_rank import DualRankConfig, DualRankLinear, StochasticRestoration, get_dual_rank
 
 
 def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
@@ -19,6 +19,11 @@ def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0,
     )
     return LlamaForCausalLM(config).eval()
+
+
+def inject_dual_rank(model: nn.Module, config: DualRankConfig) -> AdapterRouting:
+    inject_adapters(model, config)
+    return get_dual_rank(model)
 
 
 def randomize_b(model: nn.Module) -> None:
@@ -68,16 +73,16 @@ def test_fresh_adapter_and_task_growth_leave_the_model_unchanged() -> None:
 def test_injection_targets_freezes_backbone_and_groups_layers() -> None:
     model = tiny_llama()
     handle = inject_dual_rank(model, DualRankConfig(target_modules=["q_proj", "down_proj"], layers_per_group=1))
-    names = [n for n, _ in handle.modules]
+    names = [n for n, _ in handle.layers]
     assert names == [
         "model.layers.0.self_attn.q_proj", "model.layers.0.mlp.down_proj",
         "model.layers.1.self_attn.q_proj", "model.layers.1.mlp.down_proj",
     ]
-    assert [m.group for _, m in handle.modules] == [0, 0, 1, 1]
+    assert [m.group for _, m in handle.layers] == [0, 0, 1, 1]
     assert handle.router.num_groups == 2
     assert not any(p.requires_grad for n, p in model.named_parameters() if "lora_" not in n and "router" not in n)
     assert get_dual_rank(model) is handle
-    with pytest.raises(ValueError, match="target_modules"):
+    with pytest.raises(AdapterConfigError, match="target_modules"):
         inject_dual_rank(tiny_llama(), DualRankConfig(target_modules=["nonexistent"]))
 
 
@@ -102,7 +107,7 @@ def test_per_sequence_scales_ignore_padding_and_per_token_scales_follow_tokens()
     with torch.no_grad():
         per_token(ids(batch=2, length=6))
     assert h2.last_scales.shape == (2, 6, 2, 2)
-    assert h2.modules[0][1].scales.shape == (2, 6, 2)
+    assert h2.layers[0][1].scales.shape == (2, 6, 2)
 
 
 def test_training_query_matches_cached_generation() -> None:
@@ -247,10 +252,30 @@ def test_config_validation_names_the_field() -> None:
         DualRankConfig(rank_low=0)
     with pytest.raises(ValueError, match="restoration_rate"):
         DualRankConfig(restoration_rate=1.5)
-    with pytest.raises(ValueError, match="bogus"):
-        DualRankConfig.from_dict({"bogus": 1})
+    with pytest.raises(AdapterConfigError, match="bogus"):
+        DualRankConfig.from_dict({"adapter_type": "dual_rank", "bogus": 1})
     cfg = DualRankConfig(rank_high=8, per_token=True)
     assert DualRankConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_save_and_load_round_trip_with_grown_router(tmp_path) -> None:
+    model = tiny_llama()
+    handle = inject_dual_rank(model, DualRankConfig(target_modules=["q_proj", "v_proj", "up_proj"]))
+    handle.add_task()
+    handle.add_task()
+    randomize_b(model)
+    with torch.no_grad():
+        for w in handle.router.weights:
+            w.normal_()
+    x = ids()
+    with torch.no_grad():
+        expected = model(x).logits.clone()
+    save_adapter(model, tmp_path / "adapter")
+    fresh = tiny_llama()
+    load_adapter(fresh, tmp_path / "adapter")
+    assert get_dual_rank(fresh).router.num_tasks == 2
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(x).logits, expected, atol=1e-6, rtol=0)
 
 
 def test_layer_index_reads_the_first_number() -> None:

@@ -11,11 +11,12 @@ and `auxiliary_loss()` adds the orthogonality penalty ||R R^T - I||^2 on K and A
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import torch
 from torch import nn
 
-from tooltune.adapters.dual_rank import DualRankLinear
+from tooltune.adapters.layer import AdapterModule
 
 _LAYER_INDEX = re.compile(r"(?:^|\.)(\d+)(?:\.|$)")
 
@@ -54,7 +55,7 @@ def gram_schmidt_extend(existing: torch.Tensor, count: int, generator: torch.Gen
     return torch.stack(new).to(existing.dtype)
 
 
-class DecomposedAttention(nn.Module):
+class DecomposedAttention(AdapterModule):
     """Keys, attention vectors and weights per layer group, grown by `rows_per_task` rows per task."""
 
     def __init__(
@@ -130,3 +131,90 @@ class DecomposedAttention(nn.Module):
         if self.orthogonality_weight == 0 or not self.num_tasks:
             return None
         return self.orthogonality_weight * self.orthogonality_penalty()
+
+
+def _cache_argument(kwargs: dict) -> Any:
+    """The KV cache of a model call (`past_key_values`; newer transformers name it `cache`)."""
+    cache = kwargs.get("past_key_values")
+    return kwargs.get("cache") if cache is None else cache
+
+
+def _cache_length(cache: Any) -> int:
+    if cache is None:
+        return 0
+    if hasattr(cache, "get_seq_length"):
+        return int(cache.get_seq_length())
+    return 1 if len(cache) else 0
+
+
+class AdapterRouting:
+    """Feeds a router's weights to routed adapter layers on every model call; no task id involved.
+
+    One forward pre-hook on the model computes the query from the frozen input embeddings and sets each
+    layer's `scales` to its group's slice. During cached generation the per-sequence weights of the prompt
+    are kept for the new tokens; in training the prompt is the part before the first supervised label, so
+    both see the same query. Layers need only `group` and `scales` attributes.
+    """
+
+    def __init__(self, model: nn.Module, router: DecomposedAttention, layers: list[tuple[str, nn.Module]],
+                 per_token: bool = False, config: Any = None) -> None:
+        self.model, self.router, self.layers, self.per_token = model, router, layers, per_token
+        self.config = config
+        self.forced_scales: float | None = None
+        self.last_scales: torch.Tensor | None = None
+        self._hook = model.register_forward_pre_hook(self._pre_forward, with_kwargs=True)
+
+    def add_task(self) -> int:
+        """Grow the router by one task (earlier rows frozen); returns the new task's index."""
+        index = self.router.add_task()
+        if self.config is not None and hasattr(self.config, "num_tasks"):
+            self.config.num_tasks = self.router.num_tasks  # saved with the adapter, rebuilt on load
+        return index
+
+    def router_prefix(self) -> str:
+        for name, module in self.model.named_modules():
+            if module is self.router:
+                return name + "."
+        raise RuntimeError("the router is not a submodule of the model")
+
+    def trainable_parameter_names(self) -> set[str]:
+        """Every routed layer's adapter matrices plus the current task's router rows."""
+        names = {f"{n}.{p}" for n, layer in self.layers for p, _ in layer.named_parameters() if not p.startswith("base.")}
+        return names | self.router.current_task_parameter_names(prefix=self.router_prefix())
+
+    def remove(self) -> None:
+        self._hook.remove()
+
+    def _query(self, embeds: torch.Tensor, mask: Any, labels: Any) -> torch.Tensor:
+        """Per token: each embedding. Per sequence: the mean embedding of the prompt's real tokens."""
+        if self.per_token:
+            return embeds
+        keep = torch.ones(embeds.shape[:2], dtype=torch.bool, device=embeds.device)
+        if isinstance(mask, torch.Tensor) and mask.dim() == 2 and mask.shape == keep.shape:
+            keep &= mask.bool()
+        if isinstance(labels, torch.Tensor) and labels.shape == keep.shape:
+            supervised = labels != -100
+            before_answer = supervised.long().cumsum(1) == 0
+            keep &= torch.where(supervised.any(1, keepdim=True), before_answer, torch.ones_like(before_answer))
+        weights = keep.to(embeds.dtype).unsqueeze(-1)
+        return (embeds * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+    def _pre_forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        embeds = kwargs.get("inputs_embeds")
+        if embeds is None:
+            input_ids = kwargs.get("input_ids", args[0] if args else None)
+            if input_ids is None:
+                raise ValueError("adapter routing needs input_ids or inputs_embeds in the model call")
+            embeds = self.model.get_input_embeddings()(input_ids)
+        embeds = embeds.detach()
+        lead = embeds.shape[:2] if self.per_token else embeds.shape[:1]
+        if self.forced_scales is not None:
+            scales = embeds.new_full((*lead, self.router.num_groups, self.router.num_outputs), float(self.forced_scales))
+        elif (not self.per_token and _cache_length(_cache_argument(kwargs)) > 0
+              and self.last_scales is not None and self.last_scales.shape[0] == embeds.shape[0]):
+            scales = self.last_scales  # a decoding step: keep the prompt's weights
+        else:
+            scales = self.router(self._query(embeds, kwargs.get("attention_mask"), kwargs.get("labels")))
+        self.last_scales = scales
+        for _, layer in self.layers:
+            layer.scales = scales[..., layer.group, :]

@@ -1,32 +1,49 @@
 """Dual-rank adapter (after DATA, arXiv 2502.11482): y = W0 x + s_low B1 A1 x + s_high B2 A2 x.
 
 A low-rank adapter (rank 4) holds knowledge shared across tasks, a high-rank one (rank 16) the
-task-specific part; the input-dependent scalars s come from `DecomposedAttention`. The backbone is frozen
+task-specific part; the input-dependent weights s come from `DecomposedAttention`. The backbone is frozen
 and both B matrices start at zero, so a fresh adapter leaves the model unchanged.
-`StochasticRestoration` implements DATA's guard against drift: reset a random fraction of adapter
-weights to their start-of-task values.
+`StochasticRestoration` is DATA's guard against drift: reset a random fraction of adapter weights to
+their start-of-task values.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tooltune.adapters.config import (
+    AdapterConfig,
+    AdapterConfigError,
+    register_adapter_type,
+    require_positive,
+)
+from tooltune.adapters.decomposed_attention import AdapterRouting, DecomposedAttention, layer_index
+from tooltune.adapters.layer import AdapterLayer
+from tooltune.adapters.lora import init_down_projection
+
 DEFAULT_TARGET_MODULES: tuple[str, ...] = (
     "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
 )
+ROUTER_NAME = "dual_rank_router"
+_ROUTING_ATTRIBUTE = "_tooltune_dual_rank"
 
 
+@register_adapter_type
 @dataclass
-class DualRankConfig:
-    """Knobs of the dual-rank adapter and its decomposed attention weighting (defaults from DATA)."""
+class DualRankConfig(AdapterConfig):
+    """Knobs of the dual-rank adapter and its decomposed attention weighting (defaults from DATA).
 
-    adapter_type: str = "dual_rank"
+    `num_tasks` is how many tasks the router has rows for; it grows with `AdapterRouting.add_task()`
+    and is saved so that `load_adapter` rebuilds the same router.
+    """
+
+    adapter_type: ClassVar[str] = "dual_rank"
     target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
     rank_low: int = 4
     rank_high: int = 16
@@ -36,35 +53,47 @@ class DualRankConfig:
     orthogonality_weight: float = 1.0
     restoration_rate: float = 0.01
     restoration_period: int = 10
+    num_tasks: int = 0
+    seed: int = 0
 
-    def __post_init__(self) -> None:
-        self.target_modules = list(self.target_modules)
-        if self.adapter_type != "dual_rank":
-            raise ValueError(f"adapter_type must be 'dual_rank', got {self.adapter_type!r}")
-        if not self.target_modules or not all(isinstance(t, str) and t for t in self.target_modules):
-            raise ValueError("target_modules must be a non-empty list of module names")
+    def validate(self) -> None:
+        super().validate()
         for name in ("rank_low", "rank_high", "rows_per_task", "layers_per_group", "restoration_period"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 <= self.restoration_rate <= 1.0:
-            raise ValueError(f"restoration_rate must be in [0, 1], got {self.restoration_rate!r}")
+            require_positive(name, getattr(self, name))
+        if isinstance(self.restoration_rate, bool) or not 0.0 <= self.restoration_rate <= 1.0:
+            raise AdapterConfigError(f"restoration_rate must be in [0, 1], got {self.restoration_rate!r}")
         if self.orthogonality_weight < 0:
-            raise ValueError(f"orthogonality_weight must be >= 0, got {self.orthogonality_weight!r}")
+            raise AdapterConfigError(f"orthogonality_weight must be >= 0, got {self.orthogonality_weight!r}")
+        if not isinstance(self.num_tasks, int) or self.num_tasks < 0:
+            raise AdapterConfigError(f"num_tasks must be an integer >= 0, got {self.num_tasks!r}")
+        if not isinstance(self.per_token, bool):
+            raise AdapterConfigError(f"per_token must be true or false, got {self.per_token!r}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def group_of(self, module_name: str) -> int:
+        return layer_index(module_name) // self.layers_per_group
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "DualRankConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown dual_rank config field(s): {', '.join(unknown)}")
-        return cls(**data)
+    def make_layer(self, base: nn.Linear, module_name: str) -> DualRankLinear:
+        return DualRankLinear(base, self.rank_low, self.rank_high, group=self.group_of(module_name))
+
+    def build_layers(self, model: nn.Module, names: list[str]) -> dict[str, nn.Module]:
+        """Wrap the linears and attach one shared router (submodule `dual_rank_router`) with its input hook."""
+        if hasattr(model, _ROUTING_ATTRIBUTE):
+            raise AdapterConfigError("target_modules: the model already has dual-rank adapters")
+        layers = super().build_layers(model, names)
+        embedding = model.get_input_embeddings()
+        router = DecomposedAttention(
+            query_dim=embedding.embedding_dim, num_groups=1 + max(self.group_of(n) for n in names),
+            rows_per_task=self.rows_per_task, orthogonality_weight=self.orthogonality_weight, seed=self.seed,
+        ).to(embedding.weight.device)
+        for _ in range(self.num_tasks):
+            router.add_task()
+        model.add_module(ROUTER_NAME, router)
+        routing = AdapterRouting(model, router, list(layers.items()), per_token=self.per_token, config=self)
+        object.__setattr__(model, _ROUTING_ATTRIBUTE, routing)
+        return layers
 
 
-class DualRankLinear(nn.Module):
+class DualRankLinear(AdapterLayer):
     """A frozen `nn.Linear` plus a weighted low-rank and high-rank update.
 
     The weights (s_low, s_high) are set per forward by the router through `scales`
@@ -73,10 +102,7 @@ class DualRankLinear(nn.Module):
     """
 
     def __init__(self, base: nn.Linear, rank_low: int = 4, rank_high: int = 16, group: int = 0) -> None:
-        super().__init__()
-        if not isinstance(base, nn.Linear):
-            raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
-        self.base = base
+        super().__init__(base)
         for p in base.parameters():
             p.requires_grad_(False)
         self.rank_low, self.rank_high, self.group = rank_low, rank_high, group
@@ -85,18 +111,10 @@ class DualRankLinear(nn.Module):
         self.lora_B_low = nn.Parameter(torch.zeros(base.out_features, rank_low, **kw))
         self.lora_A_high = nn.Parameter(torch.empty(rank_high, base.in_features, **kw))
         self.lora_B_high = nn.Parameter(torch.zeros(base.out_features, rank_high, **kw))
-        for a in (self.lora_A_low, self.lora_A_high):
-            nn.init.kaiming_uniform_(a, a=math.sqrt(5))
+        init_down_projection(self.lora_A_low)
+        init_down_projection(self.lora_A_high)
         self.default_scales = (1.0, 1.0)
         self.scales: torch.Tensor | None = None
-
-    @property
-    def in_features(self) -> int:
-        return self.base.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self.base.out_features
 
     def adapter_parameters(self) -> list[nn.Parameter]:
         return [self.lora_A_low, self.lora_B_low, self.lora_A_high, self.lora_B_high]
@@ -114,13 +132,13 @@ class DualRankLinear(nn.Module):
             s = s.reshape(s.shape[0], *([1] * (x.dim() - 2)), 2)
         elif s.shape[:-1] != x.shape[:-1]:
             raise ValueError(f"per-token adapter scales {tuple(s.shape)} do not match input {tuple(x.shape)}")
-        return torch.cat([s[..., :1].expand(*s.shape[:-1], r_low), s[..., 1:].expand(*s.shape[:-1], r_high)], -1)
+        lead = s.shape[:-1]
+        return torch.cat([s[..., :1].expand(*lead, r_low), s[..., 1:].expand(*lead, r_high)], -1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def delta(self, x: torch.Tensor) -> torch.Tensor:
         a = torch.cat([self.lora_A_low, self.lora_A_high], dim=0)
         b = torch.cat([self.lora_B_low, self.lora_B_high], dim=1)
-        hidden = F.linear(x.to(a.dtype), a) * self._rank_scales(x)
-        return self.base(x) + F.linear(hidden, b).to(x.dtype)
+        return F.linear(F.linear(x.to(a.dtype), a) * self._rank_scales(x), b)
 
     def extra_repr(self) -> str:
         return f"rank_low={self.rank_low}, rank_high={self.rank_high}, group={self.group}"
@@ -133,7 +151,7 @@ class StochasticRestoration:
     """
 
     def __init__(self, parameters: Iterable[nn.Parameter], rate: float, seed: int = 0) -> None:
-        if not 0.0 <= rate <= 1.0:
+        if isinstance(rate, bool) or not 0.0 <= rate <= 1.0:
             raise ValueError(f"restoration rate must be in [0, 1], got {rate!r}")
         self.parameters = list(parameters)
         if not self.parameters:
@@ -162,6 +180,14 @@ class StochasticRestoration:
         return total
 
 
-def dual_rank_modules(model: nn.Module) -> list[tuple[str, DualRankLinear]]:
-    """All dual-rank layers of a model with their names, in module order."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, DualRankLinear)]
+def get_dual_rank(model: nn.Module) -> AdapterRouting:
+    """The routing handle of a model with dual-rank adapters (task growth, trainable names, forced weights)."""
+    routing = getattr(model, _ROUTING_ATTRIBUTE, None)
+    if routing is None:
+        raise ValueError("model has no dual-rank adapters: inject_adapters(model, DualRankConfig(...)) first")
+    return routing
+
+
+def dual_rank_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The A and B matrices of every dual-rank layer (what stochastic restoration resets)."""
+    return [p for m in model.modules() if isinstance(m, DualRankLinear) for p in m.adapter_parameters()]
