@@ -1,0 +1,48 @@
+"""Adapters (layer 0): torch modules wrapping named linears, their configs, injection, and PEFT-style save/load."""
+
+from tooltune.adapters.config import (
+    AdapterConfig,
+    AdapterConfigError,
+    FullTuneConfig,
+    register_adapter_type,
+    registered_adapter_types,
+)
+from tooltune.adapters.io import AdapterLoadError, load_adapter, read_adapter_config, save_adapter
+from tooltune.adapters.layer import AdapterLayer, AdapterModule
+from tooltune.adapters.lora import LoRAConfig, LoRALinear
+from tooltune.adapters.model import (
+    adapter_modules,
+    adapter_parameters,
+    auxiliary_losses,
+    get_adapter_config,
+    inject_adapters,
+    mark_only_adapters_trainable,
+    plan_targets,
+)
+from tooltune.adapters.molora import MoLoRAConfig, MoLoRALinear, switch_balance_loss
+
+__all__ = [
+    "AdapterConfig",
+    "AdapterConfigError",
+    "AdapterLayer",
+    "AdapterLoadError",
+    "AdapterModule",
+    "FullTuneConfig",
+    "LoRAConfig",
+    "LoRALinear",
+    "MoLoRAConfig",
+    "MoLoRALinear",
+    "adapter_modules",
+    "adapter_parameters",
+    "auxiliary_losses",
+    "get_adapter_config",
+    "inject_adapters",
+    "load_adapter",
+    "mark_only_adapters_trainable",
+    "plan_targets",
+    "read_adapter_config",
+    "register_adapter_type",
+    "registered_adapter_types",
+    "save_adapter",
+    "switch_balance_loss",
+]

@@ -1,0 +1,93 @@
+"""SFT data: validation, chat-template rendering with tools, assistant-only labels, padding."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.train.tiny import CHATML, tiny_tokenizer, tool_example
+from tooltune.train.data import (
+    IGNORE_INDEX,
+    PaddingCollator,
+    SFTDataError,
+    encode_chat,
+    encode_examples,
+    load_sft_jsonl,
+    messages_as_text,
+    template_supports_tools,
+)
+
+
+def _assistant_text(tokenizer, encoded) -> str:
+    return tokenizer.decode([t for t, lab in zip(encoded["input_ids"], encoded["labels"]) if lab != IGNORE_INDEX])
+
+
+def test_labels_cover_exactly_the_assistant_turns() -> None:
+    tok = tiny_tokenizer()
+    example = tool_example("berlin")
+    encoded = encode_chat(tok, example["messages"], example["tools"], max_length=2048)
+    learned = _assistant_text(tok, encoded)
+    assert learned == ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "berlin"}}\n</tool_call>'
+                       "<|im_end|>\nthe weather in berlin is ok<|im_end|>\n")
+    full = tok.decode(encoded["input_ids"])
+    assert "what is the weather in berlin" in full and "get_weather" in full.split("<|im_start|>user")[0]
+    assert len(encoded["input_ids"]) == len(encoded["labels"]) == len(encoded["attention_mask"])
+
+
+def test_native_tool_template_is_used_when_available() -> None:
+    tok = tiny_tokenizer()
+    tok.chat_template = (
+        "{% if tools %}{{ '<|im_start|>system\ntools ' + tools|map(attribute='function.name')|join(' ') + '<|im_end|>\n' }}"
+        "{% endif %}{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' }}{% if m.get('tool_calls') %}"
+        "{{ 'call ' + m['tool_calls'][0]['function']['name'] }}{% else %}{{ m['content'] }}{% endif %}"
+        "{{ '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+    assert template_supports_tools(tok)
+    example = tool_example()
+    encoded = encode_chat(tok, example["messages"], example["tools"], max_length=2048)
+    assert tok.decode(encoded["input_ids"]).startswith("<|im_start|>system\ntools get_weather<|im_end|>")
+    assert _assistant_text(tok, encoded) == "call get_weather<|im_end|>\nthe weather in paris is ok<|im_end|>\n"
+
+
+def test_text_fallback_for_templates_without_tools() -> None:
+    tok = tiny_tokenizer()
+    assert tok.chat_template == CHATML and not template_supports_tools(tok)
+    rendered = messages_as_text(tool_example()["messages"], tool_example()["tools"])
+    assert rendered[0]["role"] == "system" and "<tools>" in rendered[0]["content"]
+    assert rendered[3] == {"role": "user", "content": '<tool_response>\n{"weather": "ok"}\n</tool_response>'}
+
+
+def test_truncation_keeps_lengths_and_drops_examples_without_targets() -> None:
+    tok = tiny_tokenizer()
+    example = tool_example()
+    short = encode_chat(tok, example["messages"], example["tools"], max_length=40)
+    assert len(short["input_ids"]) == 40 and all(lab == IGNORE_INDEX for lab in short["labels"])
+    with pytest.raises(SFTDataError, match="max_length=40"):
+        encode_examples(tok, [example], max_length=40)
+    assert len(encode_examples(tok, [example, example], max_length=2048)) == 2
+
+
+def test_collator_pads_right() -> None:
+    batch = PaddingCollator(pad_token_id=0)([
+        {"input_ids": [5, 6, 7], "labels": [-100, 6, 7], "attention_mask": [1, 1, 1]},
+        {"input_ids": [8], "labels": [8], "attention_mask": [1]},
+    ])
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_load_sft_jsonl_validates_with_line_numbers(tmp_path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(tool_example()) + "\n\n" + json.dumps(tool_example("rome")) + "\n")
+    assert len(load_sft_jsonl(good)) == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(tool_example()) + "\n" + json.dumps({"messages": [{"role": "user", "content": "x"}]}))
+    with pytest.raises(SFTDataError, match=r"bad.jsonl:2.*assistant"):
+        load_sft_jsonl(bad)
+    bad.write_text('{"messages": [{"role": "robot", "content": "x"}]}\n')
+    with pytest.raises(SFTDataError, match=r"messages\[0\].role"):
+        load_sft_jsonl(bad)
+    bad.write_text("{not json\n")
+    with pytest.raises(SFTDataError, match="not valid JSON"):
+        load_sft_jsonl(bad)

@@ -1,0 +1,62 @@
+"""LoRA (Hu et al., 2021): y = W0 x + (alpha / r) * B A x, with B initialised to zero so training starts at W0."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from tooltune.adapters.config import AdapterConfig, register_adapter_type, require_fraction, require_positive
+from tooltune.adapters.layer import AdapterLayer
+
+
+@register_adapter_type
+@dataclass
+class LoRAConfig(AdapterConfig):
+    """Low-rank update on every targeted linear."""
+
+    adapter_type: ClassVar[str] = "lora"
+    r: int = 8
+    alpha: float = 16.0
+    dropout: float = 0.0
+
+    def validate(self) -> None:
+        super().validate()
+        require_positive("r", self.r)
+        require_positive("alpha", self.alpha, integer=False)
+        require_fraction("dropout", self.dropout)
+
+    def make_layer(self, base: nn.Linear, module_name: str) -> LoRALinear:
+        return LoRALinear(base, r=self.r, alpha=self.alpha, dropout=self.dropout)
+
+
+def init_down_projection(weight: torch.Tensor) -> None:
+    """Kaiming-uniform init of an A matrix [r, in] (the nn.Linear default, as PEFT does)."""
+    bound = 1.0 / math.sqrt(weight.shape[-1])
+    with torch.no_grad():
+        weight.uniform_(-bound, bound)
+
+
+class LoRALinear(AdapterLayer):
+    """`base(x) + scaling * B(A(dropout(x)))` with A: [r, in], B: [out, r], scaling = alpha / r."""
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0) -> None:
+        super().__init__(base)
+        self.r = r
+        self.scaling = alpha / r
+        factory = {"device": base.weight.device, "dtype": base.weight.dtype}
+        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, **factory))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, **factory))
+        init_down_projection(self.lora_A)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def delta(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.dropout(x.to(self.lora_A.dtype)) @ self.lora_A.t()
+        return (h @ self.lora_B.t()) * self.scaling
+
+    def merged_weight(self) -> torch.Tensor:
+        """W0 + scaling * B A: the equivalent plain weight (for merging into the base)."""
+        return self.base.weight + (self.lora_B @ self.lora_A).to(self.base.weight.dtype) * self.scaling

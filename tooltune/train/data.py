@@ -1,0 +1,213 @@
+"""SFT data: read OpenAI-format chat examples with tools, render them with the model's own chat template,
+and label only the assistant turns.
+
+Templates that cannot show tools (SmolLM2's is plain ChatML) get the tools and tool calls written into the
+messages as text first, in the Hermes/Qwen convention (`<tools>` in the system message, `<tool_call>` JSON in
+assistant turns, `<tool_response>` for results) so that any chat model sees the same thing it would at inference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+IGNORE_INDEX = -100
+ROLES = ("system", "user", "assistant", "tool")
+
+Example = dict[str, Any]
+"""One SFT example: {"messages": [...OpenAI messages...], "tools": [...OpenAI tool schemas...]}."""
+Formatter = Callable[[list[dict], list[dict] | None], list[dict]]
+
+
+class SFTDataError(ValueError):
+    """An SFT example is malformed; the message names the line and field."""
+
+
+def validate_example(example: Any, where: str = "example") -> Example:
+    """Check the shape of one example and return it with `tools` defaulted to []."""
+    if not isinstance(example, dict):
+        raise SFTDataError(f"{where}: expected a JSON object, got {type(example).__name__}")
+    messages = example.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise SFTDataError(f"{where}: field 'messages' must be a non-empty list")
+    tools = example.get("tools") or []
+    if not isinstance(tools, list):
+        raise SFTDataError(f"{where}: field 'tools' must be a list")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise SFTDataError(f"{where}: messages[{i}].role must be one of {ROLES}")
+        for j, call in enumerate(message.get("tool_calls") or []):
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                raise SFTDataError(f"{where}: messages[{i}].tool_calls[{j}].function.name is missing")
+    if not any(m["role"] == "assistant" for m in messages):
+        raise SFTDataError(f"{where}: field 'messages' has no assistant turn to learn from")
+    return {**example, "messages": messages, "tools": tools}
+
+
+def load_sft_jsonl(path: str | Path) -> list[Example]:
+    """Read a JSONL file of {"messages", "tools"} examples, validating each line."""
+    examples: list[Example] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SFTDataError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            examples.append(validate_example(record, f"{path}:{number}"))
+    if not examples:
+        raise SFTDataError(f"{path}: no examples")
+    return examples
+
+
+def call_arguments(call: dict) -> dict:
+    """The decoded arguments of an OpenAI tool call (they may arrive as a JSON string)."""
+    arguments = call["function"].get("arguments") or {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError:
+            return {"_raw": arguments}
+    return arguments
+
+
+def tool_call_text(call: dict) -> str:
+    """One tool call in the Hermes text convention."""
+    payload = {"name": call["function"]["name"], "arguments": call_arguments(call)}
+    return "<tool_call>\n" + json.dumps(payload, ensure_ascii=False) + "\n</tool_call>"
+
+
+def tools_text(tools: list[dict]) -> str:
+    """The tool list as a system-prompt block in the Hermes text convention."""
+    lines = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in tools)
+    return ("# Tools\n\nYou may call one or more functions to assist with the user query.\n"
+            "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+            f"{lines}\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+            "within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+            '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>')
+
+
+def messages_as_text(messages: list[dict], tools: list[dict] | None) -> list[dict]:
+    """Rewrite tools, tool calls and tool results into plain-text messages (for templates without tools)."""
+    out: list[dict] = []
+    for message in messages:
+        role, content = message["role"], message.get("content") or ""
+        if role == "assistant" and message.get("tool_calls"):
+            parts = ([content] if content else []) + [tool_call_text(c) for c in message["tool_calls"]]
+            out.append({"role": "assistant", "content": "\n".join(parts)})
+        elif role == "tool":
+            out.append({"role": "user", "content": f"<tool_response>\n{content}\n</tool_response>"})
+        else:
+            out.append({"role": role, "content": content})
+    if tools:
+        if out and out[0]["role"] == "system":
+            out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + tools_text(tools)}
+        else:
+            out.insert(0, {"role": "system", "content": tools_text(tools)})
+    return out
+
+
+def template_supports_tools(tokenizer: Any) -> bool:
+    """Whether the tokenizer's chat template renders a `tools` argument at all."""
+    probe = [{"type": "function", "function": {"name": "zz_probe_tool", "description": "", "parameters": {}}}]
+    try:
+        text = render_chat(tokenizer, [{"role": "user", "content": "hi"}], probe)
+    except Exception:  # a template that chokes on tools cannot use them
+        return False
+    return "zz_probe_tool" in text
+
+
+def render_chat(tokenizer: Any, messages: list[dict], tools: list[dict] | None,
+                add_generation_prompt: bool = False) -> str:
+    """The chat template's text for `messages` (tools passed natively)."""
+    return tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False,
+                                         add_generation_prompt=add_generation_prompt)
+
+
+def prepare_messages(tokenizer: Any, messages: list[dict], tools: list[dict] | None,
+                     formatter: Formatter | None = None) -> tuple[list[dict], list[dict] | None]:
+    """Messages and tools as they should be handed to the template (text fallback when it lacks tools)."""
+    if formatter is not None:
+        return formatter(messages, tools), None
+    if not tools and not any(m.get("tool_calls") or m["role"] == "tool" for m in messages):
+        return [{**m, "content": m.get("content") or ""} for m in messages], None
+    if template_supports_tools(tokenizer):
+        return messages, tools
+    return messages_as_text(messages, tools), None
+
+
+def encode_chat(tokenizer: Any, messages: list[dict], tools: list[dict] | None = None, max_length: int = 512,
+                formatter: Formatter | None = None) -> dict[str, list[int]]:
+    """Token ids of the whole conversation, labels = ids on assistant turns and -100 elsewhere.
+
+    Truncates on the right to `max_length`. Needs a fast tokenizer (character offsets) and a template whose
+    rendering of a prefix of the conversation is a prefix of the whole rendering.
+    """
+    rendered, rendered_tools = prepare_messages(tokenizer, messages, tools, formatter)
+    full = render_chat(tokenizer, rendered, rendered_tools)
+    spans: list[tuple[int, int]] = []
+    for i, message in enumerate(rendered):
+        if message["role"] != "assistant":
+            continue
+        prefix = render_chat(tokenizer, rendered[:i], rendered_tools, add_generation_prompt=True)
+        upto = render_chat(tokenizer, rendered[: i + 1], rendered_tools)
+        if not (upto.startswith(prefix) and full.startswith(upto)):
+            raise SFTDataError(f"the chat template does not render messages[{i}] as an extension of the earlier "
+                               "turns, so assistant tokens cannot be located")
+        spans.append((len(prefix), len(upto)))
+    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True,
+                        truncation=True, max_length=max_length)
+    ids = list(encoded["input_ids"])
+    labels = [tok if any(a <= start < b for a, b in spans) else IGNORE_INDEX
+              for tok, (start, _end) in zip(ids, encoded["offset_mapping"])]
+    return {"input_ids": ids, "labels": labels, "attention_mask": [1] * len(ids)}
+
+
+def encode_examples(tokenizer: Any, examples: Sequence[Example], max_length: int = 512,
+                    formatter: Formatter | None = None) -> list[dict[str, list[int]]]:
+    """Encode many examples; those whose assistant tokens were all truncated away are dropped."""
+    encoded = []
+    for example in examples:
+        if "input_ids" in example:
+            item = {k: list(example[k]) for k in ("input_ids", "labels", "attention_mask") if k in example}
+            item.setdefault("attention_mask", [1] * len(item["input_ids"]))
+        else:
+            item = encode_chat(tokenizer, example["messages"], example.get("tools"), max_length, formatter)
+        if any(label != IGNORE_INDEX for label in item["labels"]):
+            encoded.append(item)
+    if not encoded:
+        raise SFTDataError(f"no example keeps an assistant token within max_length={max_length}")
+    return encoded
+
+
+class PaddingCollator:
+    """Right-pads input_ids (pad id), labels (-100) and attention_mask (0) to the longest in the batch."""
+
+    def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None) -> None:
+        self.pad_token_id = pad_token_id
+        self.pad_to_multiple_of = pad_to_multiple_of
+
+    def __call__(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        length = max(len(f["input_ids"]) for f in features)
+        if self.pad_to_multiple_of:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        pad_values = {"input_ids": self.pad_token_id, "labels": IGNORE_INDEX, "attention_mask": 0}
+        batch = {}
+        for key, pad in pad_values.items():
+            rows = [list(f[key]) + [pad] * (length - len(f[key])) for f in features]
+            batch[key] = torch.tensor(rows, dtype=torch.long)
+        return batch
+
+
+def pad_token_id(tokenizer: Any) -> int:
+    """The tokenizer's pad id, falling back to EOS (many chat models define no pad token)."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise SFTDataError("tokenizer has neither pad_token_id nor eos_token_id to pad with")
+    return int(pad)
