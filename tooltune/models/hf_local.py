@@ -1,0 +1,212 @@
+"""A ChatModel over any local Hugging Face causal LM whose tokenizer has a chat template.
+
+Tools go through the template's own `tools=` support when it renders them (Qwen, Llama 3, ...), and
+through the prompted `<tool_call>` text protocol otherwise (SmolLM2). `chat_batch` left-pads all prompts
+and runs one `generate` call, so a batch of greedy answers equals the same answers one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from tooltune.models.base import ChatModel, ModelError
+from tooltune.models.text_protocol import arguments_as_dict, content_text, render_text_protocol, tool_names
+from tooltune.models.toolcall_parser import parse_tool_calls
+from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolSchema, Usage
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+ToolMode = Literal["auto", "native", "text"]
+_PROBE_TOOL = "tooltune_probe_tool_7f3a"
+
+
+class HFChatModel(ChatModel):
+    """Chat, tools and batched generation over a transformers model + tokenizer pair."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        name: str = "hf",
+        tool_mode: ToolMode = "auto",
+        adapter: str | Path | None = None,
+    ) -> None:
+        if not getattr(tokenizer, "chat_template", None):
+            raise ModelError(f"{name}: the tokenizer has no chat_template; tooltune needs a chat/instruct model")
+        if tool_mode not in ("auto", "native", "text"):
+            raise ValueError(f"tool_mode must be 'auto', 'native' or 'text', got {tool_mode!r}")
+        if adapter is not None:
+            model = attach_adapter(model, adapter)
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.native_tools = template_renders_tools(tokenizer) if tool_mode == "auto" else tool_mode == "native"
+        self.load_seconds: float | None = None
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, *, adapter: str | Path | None = None, tool_mode: ToolMode = "auto", **model_kwargs: Any
+    ) -> HFChatModel:
+        """Load a checkpoint directory (config.json + weights + tokenizer with a chat template)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            hint = " (it holds an adapter: pass the base model and adapter=...)" if (path / "adapter_config.json").is_file() else ""
+            raise ModelError(f"{path}: not a Hugging Face checkpoint directory, config.json is missing{hint}")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, **model_kwargs)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: could not load the model or tokenizer: {exc}") from exc
+        return cls(model, tokenizer, name=str(path), tool_mode=tool_mode, adapter=adapter)
+
+    def chat(
+        self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None
+    ) -> AssistantMessage:
+        return self.chat_batch([ChatRequest(messages, tools)], config)[0]
+
+    def chat_batch(self, requests: list[ChatRequest], config: GenerationConfig | None = None) -> list[AssistantMessage]:
+        """All conversations in one left-padded `generate` call."""
+        if not requests:
+            return []
+        import torch
+
+        config = config or GenerationConfig()
+        prompts = [self.render_prompt(r.messages, r.tools) for r in requests]
+        batch = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
+        ).to(self.device)
+        if config.seed is not None:
+            torch.manual_seed(config.seed)
+        with torch.inference_mode():
+            output = self.model.generate(**batch, **self._generate_kwargs(config))
+        new_tokens = output[:, batch["input_ids"].shape[1] :]
+        prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        return [
+            self._answer(row, int(prompt_len), request.tools, config)
+            for row, prompt_len, request in zip(new_tokens, prompt_lengths, requests)
+        ]
+
+    def render_prompt(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> str:
+        """The exact prompt text the model sees, generation prompt included."""
+        if tools and self.native_tools:
+            rendered = self.tokenizer.apply_chat_template(
+                template_messages(messages), tools=tools, tokenize=False, add_generation_prompt=True
+            )
+        else:
+            rendered = self.tokenizer.apply_chat_template(
+                render_text_protocol(messages, tools), tokenize=False, add_generation_prompt=True
+            )
+        return rendered
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def close(self) -> None:
+        self.model = None  # type: ignore[assignment]
+
+    def _generate_kwargs(self, config: GenerationConfig) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": config.max_new_tokens,
+            "pad_token_id": self._pad_id(),
+            "eos_token_id": sorted(self._stop_ids()),
+        }
+        if config.temperature > 0:
+            kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if config.stop:
+            kwargs.update(stop_strings=list(config.stop), tokenizer=self.tokenizer)
+        return kwargs
+
+    def _stop_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
+            if isinstance(source, int):
+                ids.add(source)
+            elif source:
+                ids.update(source)
+        if not ids:
+            raise ModelError(f"{self.name}: neither the tokenizer nor the generation config names an eos token")
+        return ids
+
+    def _pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return pad if pad is not None else min(self._stop_ids())
+
+    def _answer(self, row: torch.Tensor, prompt_len: int, tools: list[ToolSchema] | None, config: GenerationConfig) -> AssistantMessage:
+        token_ids = row.tolist()
+        stops = self._stop_ids()
+        end = next((i for i, token in enumerate(token_ids) if token in stops), len(token_ids))
+        text = self.tokenizer.decode(token_ids[:end], skip_special_tokens=False)
+        text = strip_special_tokens(text, self.tokenizer)
+        for stop in config.stop or []:
+            if stop in text:
+                text = text[: text.index(stop)]
+        usage = Usage(prompt_tokens=prompt_len, completion_tokens=min(end + 1, len(token_ids)))
+        if not tools:
+            return AssistantMessage(content=text.strip() or None, usage=usage, raw_text=text)
+        parsed = parse_tool_calls(text, tool_names(tools))
+        return AssistantMessage(parsed.content, parsed.tool_calls, parsed.errors, usage, raw_text=text)
+
+
+def strip_special_tokens(text: str, tokenizer: PreTrainedTokenizerBase) -> str:
+    """Remove control tokens (<|im_start|>, <s>...) but keep tool-call markup tokens some vocabularies have."""
+    for token in getattr(tokenizer, "all_special_tokens", []):
+        if token and "tool" not in token:
+            text = text.replace(token, "")
+    return text
+
+
+def template_messages(messages: list[Message]) -> list[Message]:
+    """Messages as chat templates expect them: text content, tool-call arguments as dicts."""
+    out = []
+    for message in messages:
+        message = dict(message)
+        message["content"] = content_text(message.get("content"))
+        if message.get("tool_calls"):
+            message["tool_calls"] = [
+                {**call, "function": {**call["function"], "arguments": arguments_as_dict(call["function"].get("arguments"))}}
+                for call in message["tool_calls"]
+            ]
+        out.append(message)
+    return out
+
+
+def template_renders_tools(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """True if the chat template shows the tools it is given (otherwise it silently drops them)."""
+    probe = {"type": "function", "function": {"name": _PROBE_TOOL, "description": "probe", "parameters": {"type": "object", "properties": {}}}}
+    try:
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "hi"}], tools=[probe], tokenize=False, add_generation_prompt=True
+        )
+    except Exception:  # noqa: BLE001 - any template error means: no usable native tool support
+        return False
+    return _PROBE_TOOL in rendered
+
+
+def attach_adapter(model: PreTrainedModel, adapter: str | Path) -> PreTrainedModel:
+    """Attach a tooltune adapter directory (adapter_config.json + adapter_model.safetensors)."""
+    adapter = Path(adapter)
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelError(f"adapter {adapter}: adapter_config.json not found")
+    try:
+        from tooltune.adapters.io import load_adapter
+    except ImportError as exc:
+        raise ModelError(f"adapter {adapter}: tooltune.adapters.io.load_adapter is not available ({exc})") from exc
+    loaded = load_adapter(model, adapter)
+    return model if loaded is None else loaded
+
+
+def describe_config(model: PreTrainedModel) -> str:
+    """One line about a loaded model, for `tooltune models` and logs."""
+    config = model.config
+    params = sum(p.numel() for p in model.parameters())
+    return json.dumps({"type": config.model_type, "parameters": params, "layers": getattr(config, "num_hidden_layers", None)})
