@@ -41,6 +41,7 @@ class CallLog:
     name: str
     arguments: Any
     response: dict[str, Any]
+    executed: bool = True
 
     @property
     def ok(self) -> bool:
@@ -87,6 +88,7 @@ class EpisodeRecord:
     seconds: float
     checks: list[dict[str, Any]] = field(default_factory=list)
     state_diff: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -145,7 +145,7 @@ class Runner:
                 key=live.key, user_id=live.case.user.id, apps=list(live.case.instruction.apps),
                 trajectory=state.trajectory,
                 calls=[{"turn": c.turn, "id": c.call_id, "name": c.name, "arguments": c.arguments,
-                        "response": c.response} for c in state.calls],
+                        "response": c.response, "executed": c.executed} for c in state.calls],
                 malformed=state.malformed, turns=state.turn, finish_reason=state.finish_reason or "unknown",
                 offered_tools=list(state.toolbox.offered), prompt_tokens=state.prompt_tokens,
                 completion_tokens=state.completion_tokens, seconds=time.perf_counter() - live.started,

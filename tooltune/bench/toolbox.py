@@ -70,24 +70,31 @@ class Toolbox:
         """OpenAI schemas of the tools currently offered, in the order they became available."""
         return [self._catalogue[n] for n in self.offered]
 
-    def execute(self, name: str, arguments: dict | str) -> dict[str, Any]:
-        """Run one call through the world; calls of tools not offered become error observations."""
+    def refusal(self, name: Any, arguments: Any) -> dict[str, Any] | None:
+        """The error observation for a call the harness will not pass to the world, else None."""
         if not isinstance(name, str) or not name:
             return error_response("invalid_call", "the tool call has no tool name")
         if not isinstance(arguments, (dict, str)):
             return error_response(
                 "invalid_arguments", f"arguments of {name!r} must be a JSON object, got {type(arguments).__name__}"
             )
-        if name not in self.offered:
-            if name in self._catalogue:
-                hint = "use search_tools / get_tool_doc to find it first" if self.setting == "retrieval" else (
-                    f"the tools you may use are: {', '.join(self.offered)}")
-                return error_response("tool_not_available", f"tool {name!r} is not available here; {hint}")
-            return error_response("unknown_tool", f"there is no tool named {name!r}; available: {', '.join(self.offered)}")
+        if name in self.offered:
+            return None
+        if name in self._catalogue:
+            hint = "use search_tools / get_tool_doc to find it first" if self.setting == "retrieval" else (
+                f"the tools you may use are: {', '.join(self.offered)}")
+            return error_response("tool_not_available", f"tool {name!r} is not available here; {hint}")
+        return error_response("unknown_tool", f"there is no tool named {name!r}; available: {', '.join(self.offered)}")
+
+    def execute(self, name: str, arguments: dict | str) -> tuple[dict[str, Any], bool]:
+        """Run one call through the world unless refused; returns (response, whether the world ran it)."""
+        refused = self.refusal(name, arguments)
+        if refused is not None:
+            return refused, False
         response = self.env.call(name, arguments)
         if name in RETRIEVAL_TOOLS and "result" in response:
             self._discover(response["result"])
-        return response
+        return response, True
 
     def _discover(self, result: Any) -> None:
         for text in _strings_in(result):

@@ -79,8 +79,8 @@ class Strategy(ABC):
         out: list[tuple[ToolCall, Message]] = []
         for index, call in enumerate(calls):
             fixed = replace(call, id=self._call_id(state, index, call.id, used))
-            response = state.toolbox.execute(fixed.name, fixed.arguments)
-            state.calls.append(CallLog(state.turn, fixed.id, str(fixed.name), fixed.arguments, response))
+            response, executed = state.toolbox.execute(fixed.name, fixed.arguments)
+            state.calls.append(CallLog(state.turn, fixed.id, str(fixed.name), fixed.arguments, response, executed))
             message = {
                 "role": "tool",
                 "tool_call_id": fixed.id,
