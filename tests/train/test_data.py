@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.train.tiny import CHATML, tiny_tokenizer, tool_example
+from tests.train.tiny import CHATML, tiny_llama, tiny_tokenizer, tool_example
+from tooltune.models.hf_local import HFChatModel, template_renders_tools
 from tooltune.train.data import (
     IGNORE_INDEX,
     PaddingCollator,
@@ -14,8 +15,6 @@ from tooltune.train.data import (
     encode_chat,
     encode_examples,
     load_sft_jsonl,
-    messages_as_text,
-    template_supports_tools,
 )
 
 
@@ -28,7 +27,7 @@ def test_labels_cover_exactly_the_assistant_turns() -> None:
     example = tool_example("berlin")
     encoded = encode_chat(tok, example["messages"], example["tools"], max_length=2048)
     learned = _assistant_text(tok, encoded)
-    assert learned == ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "berlin"}}\n</tool_call>'
+    assert learned == ('<tool_call>{"name": "get_weather", "arguments": {"city": "berlin"}}</tool_call>'
                        "<|im_end|>\nthe weather in berlin is ok<|im_end|>\n")
     full = tok.decode(encoded["input_ids"])
     assert "what is the weather in berlin" in full and "get_weather" in full.split("<|im_start|>user")[0]
@@ -42,28 +41,32 @@ def test_native_tool_template_is_used_when_available() -> None:
         "{% endif %}{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' }}{% if m.get('tool_calls') %}"
         "{{ 'call ' + m['tool_calls'][0]['function']['name'] }}{% else %}{{ m['content'] }}{% endif %}"
         "{{ '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
-    assert template_supports_tools(tok)
+    assert template_renders_tools(tok)
     example = tool_example()
     encoded = encode_chat(tok, example["messages"], example["tools"], max_length=2048)
     assert tok.decode(encoded["input_ids"]).startswith("<|im_start|>system\ntools get_weather<|im_end|>")
     assert _assistant_text(tok, encoded) == "call get_weather<|im_end|>\nthe weather in paris is ok<|im_end|>\n"
 
 
-def test_text_fallback_for_templates_without_tools() -> None:
+def test_training_text_equals_the_inference_prompt() -> None:
     tok = tiny_tokenizer()
-    assert tok.chat_template == CHATML and not template_supports_tools(tok)
-    rendered = messages_as_text(tool_example()["messages"], tool_example()["tools"])
-    assert rendered[0]["role"] == "system" and "<tools>" in rendered[0]["content"]
-    assert rendered[3] == {"role": "user", "content": '<tool_response>\n{"weather": "ok"}\n</tool_response>'}
+    assert tok.chat_template == CHATML and not template_renders_tools(tok)
+    example = tool_example()
+    encoded = encode_chat(tok, example["messages"], example["tools"], max_length=2048)
+    chat = HFChatModel(tiny_llama(len(tok)), tok)
+    for i, message in enumerate(example["messages"]):
+        if message["role"] == "assistant":  # the prompt at each assistant turn is a prefix of the training text
+            assert tok.decode(encoded["input_ids"]).startswith(chat.render_prompt(example["messages"][:i],
+                                                                                 example["tools"]))
 
 
 def test_truncation_keeps_lengths_and_drops_examples_without_targets() -> None:
     tok = tiny_tokenizer()
     example = tool_example()
-    short = encode_chat(tok, example["messages"], example["tools"], max_length=40)
-    assert len(short["input_ids"]) == 40 and all(lab == IGNORE_INDEX for lab in short["labels"])
-    with pytest.raises(SFTDataError, match="max_length=40"):
-        encode_examples(tok, [example], max_length=40)
+    short = encode_chat(tok, example["messages"], example["tools"], max_length=30)
+    assert len(short["input_ids"]) == 30 and all(lab == IGNORE_INDEX for lab in short["labels"])
+    with pytest.raises(SFTDataError, match="max_length=30"):
+        encode_examples(tok, [example], max_length=30)
     assert len(encode_examples(tok, [example, example], max_length=2048)) == 2
 
 

@@ -18,7 +18,8 @@ WORDS = ("system user assistant tool tools call calls response name arguments fu
          "provided signatures within xml tags for each return a json and play music set volume get weather city "
          "hello hi ok done what is in paris berlin rome please light lights on off room kitchen level jazz rock "
          "genre the of it args <function-name> <args-json-object> # Tools assistant helpful You For XML required "
-         "get_weather tool_call tool_response set_volume play_music <tools> weather").split()
+         "get_weather tool_call tool_response set_volume play_music <tools> weather can below Their descriptions JSON "
+         "Schema inside To answer block per nothing else Each result comes back When no needed plain text as").split()
 
 
 def tiny_tokenizer(extra_words: list[str] | None = None) -> PreTrainedTokenizerFast:

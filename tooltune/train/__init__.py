@@ -7,7 +7,6 @@ from tooltune.train.data import (
     encode_chat,
     encode_examples,
     load_sft_jsonl,
-    messages_as_text,
 )
 from tooltune.train.trainer import Stage, StageResult, ToolTuneTrainer, TrainConfig, apply_trainable, train_stages
 
@@ -23,6 +22,5 @@ __all__ = [
     "encode_chat",
     "encode_examples",
     "load_sft_jsonl",
-    "messages_as_text",
     "train_stages",
 ]

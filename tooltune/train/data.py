@@ -1,9 +1,9 @@
 """SFT data: read OpenAI-format chat examples with tools, render them with the model's own chat template,
 and label only the assistant turns.
 
-Templates that cannot show tools (SmolLM2's is plain ChatML) get the tools and tool calls written into the
-messages as text first, in the Hermes/Qwen convention (`<tools>` in the system message, `<tool_call>` JSON in
-assistant turns, `<tool_response>` for results) so that any chat model sees the same thing it would at inference.
+Rendering goes through the same path as inference (`tooltune.models.hf_local`): templates that cannot show
+tools (SmolLM2's is plain ChatML) get tools, tool calls and results as text in the `<tool_call>` protocol of
+`tooltune.models.text_protocol`, so the model is trained on exactly what it will be prompted with.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from tooltune.models.hf_local import template_messages, template_renders_tools
+from tooltune.models.text_protocol import render_text_protocol
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant", "tool")
@@ -66,63 +69,6 @@ def load_sft_jsonl(path: str | Path) -> list[Example]:
     return examples
 
 
-def call_arguments(call: dict) -> dict:
-    """The decoded arguments of an OpenAI tool call (they may arrive as a JSON string)."""
-    arguments = call["function"].get("arguments") or {}
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError:
-            return {"_raw": arguments}
-    return arguments
-
-
-def tool_call_text(call: dict) -> str:
-    """One tool call in the Hermes text convention."""
-    payload = {"name": call["function"]["name"], "arguments": call_arguments(call)}
-    return "<tool_call>\n" + json.dumps(payload, ensure_ascii=False) + "\n</tool_call>"
-
-
-def tools_text(tools: list[dict]) -> str:
-    """The tool list as a system-prompt block in the Hermes text convention."""
-    lines = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in tools)
-    return ("# Tools\n\nYou may call one or more functions to assist with the user query.\n"
-            "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
-            f"{lines}\n</tools>\n\nFor each function call, return a json object with function name and arguments "
-            "within <tool_call></tool_call> XML tags:\n<tool_call>\n"
-            '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>')
-
-
-def messages_as_text(messages: list[dict], tools: list[dict] | None) -> list[dict]:
-    """Rewrite tools, tool calls and tool results into plain-text messages (for templates without tools)."""
-    out: list[dict] = []
-    for message in messages:
-        role, content = message["role"], message.get("content") or ""
-        if role == "assistant" and message.get("tool_calls"):
-            parts = ([content] if content else []) + [tool_call_text(c) for c in message["tool_calls"]]
-            out.append({"role": "assistant", "content": "\n".join(parts)})
-        elif role == "tool":
-            out.append({"role": "user", "content": f"<tool_response>\n{content}\n</tool_response>"})
-        else:
-            out.append({"role": role, "content": content})
-    if tools:
-        if out and out[0]["role"] == "system":
-            out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + tools_text(tools)}
-        else:
-            out.insert(0, {"role": "system", "content": tools_text(tools)})
-    return out
-
-
-def template_supports_tools(tokenizer: Any) -> bool:
-    """Whether the tokenizer's chat template renders a `tools` argument at all."""
-    probe = [{"type": "function", "function": {"name": "zz_probe_tool", "description": "", "parameters": {}}}]
-    try:
-        text = render_chat(tokenizer, [{"role": "user", "content": "hi"}], probe)
-    except Exception:  # a template that chokes on tools cannot use them
-        return False
-    return "zz_probe_tool" in text
-
-
 def render_chat(tokenizer: Any, messages: list[dict], tools: list[dict] | None,
                 add_generation_prompt: bool = False) -> str:
     """The chat template's text for `messages` (tools passed natively)."""
@@ -132,14 +78,13 @@ def render_chat(tokenizer: Any, messages: list[dict], tools: list[dict] | None,
 
 def prepare_messages(tokenizer: Any, messages: list[dict], tools: list[dict] | None,
                      formatter: Formatter | None = None) -> tuple[list[dict], list[dict] | None]:
-    """Messages and tools as they should be handed to the template (text fallback when it lacks tools)."""
+    """Messages and tools as the template gets them, exactly as `HFChatModel` prompts at inference:
+    native `tools=` when the template renders them, the `<tool_call>` text protocol otherwise."""
     if formatter is not None:
         return formatter(messages, tools), None
-    if not tools and not any(m.get("tool_calls") or m["role"] == "tool" for m in messages):
-        return [{**m, "content": m.get("content") or ""} for m in messages], None
-    if template_supports_tools(tokenizer):
-        return messages, tools
-    return messages_as_text(messages, tools), None
+    if tools and template_renders_tools(tokenizer):
+        return template_messages(messages), tools
+    return render_text_protocol(messages, tools), None
 
 
 def encode_chat(tokenizer: Any, messages: list[dict], tools: list[dict] | None = None, max_length: int = 512,
