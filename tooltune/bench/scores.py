@@ -156,3 +156,21 @@ def write_scores(run_dir: Path, rows: Sequence[dict[str, Any]]) -> dict[str, Any
     write_table(run_dir / "episodes.csv", list(rows))
     write_table(run_dir / "cases.csv", cases)
     return summary
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """A plain-text table of the overall scores per strategy/setting (for the terminal)."""
+    dims = [d for d in CHECK_DIMENSIONS + JUDGE_DIMENSIONS + ("turns", "tool_errors", "malformed")
+            if any(g["overall"].get(d) for g in summary["groups"].values())]
+    lines = [f"{'strategy/setting':<18} {'cases':>5} " + " ".join(f"{d:>16}" for d in dims) + "  pass^k"]
+    for group, parts in summary["groups"].items():
+        overall = parts["overall"]
+        cells = []
+        for d in dims:
+            stat = overall.get(d)
+            cells.append(f"{stat['mean']:>8.3f} ±{stat['se']:>6.3f}" if stat else f"{'-':>16}")
+        passk = " ".join(f"{k}:{v:.2f}" for k, v in overall["pass_hat_k"].items())
+        lines.append(f"{group:<18} {overall['cases']:>5} " + " ".join(cells) + f"  {passk}")
+    if summary.get("unjudged_keypoints"):
+        lines.append(f"{summary['unjudged_keypoints']} free-text key-point results unjudged (no judge configured)")
+    return "\n".join(lines)

@@ -2,6 +2,102 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="Run, judge and report the personalized tool-use benchmark.", no_args_is_help=True)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Accept both repeated options and comma-separated lists."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def _judges(specs: list[str] | None) -> list:
+    from tooltune.bench.judge import LLMJudge
+    from tooltune.models.registry import load_model
+
+    return [LLMJudge(load_model(spec), name=spec) for spec in _split(specs)]
+
+
+@app.command()
+def run(
+    model: str = typer.Option(..., "--model", "-m", help="Agent model spec (see `tooltune models`)."),
+    suite: str = typer.Option("builtin", help="'builtin' or 'etapp:PATH' (an upstream ETAPP release)."),
+    strategy: list[str] = typer.Option(["fc"], "--strategy", "-s", help="fc, react, plan (repeat or comma-list)."),
+    setting: list[str] = typer.Option(["given"], "--setting", help="given (case tools) or retrieval."),
+    trials: int = typer.Option(1, help="Trials per case (pass^k needs several; use --temperature > 0)."),
+    max_turns: int = typer.Option(20, help="Model turns per episode before it is cut off."),
+    seed: int = typer.Option(0, help="Seed for --limit sampling and decoding."),
+    limit: int | None = typer.Option(None, help="Keep this many cases (drawn with --seed)."),
+    users: list[str] | None = typer.Option(None, "--users", help="Only these user ids."),
+    apps: list[str] | None = typer.Option(None, "--apps", help="Only cases touching these apps."),
+    cases: list[str] | None = typer.Option(None, "--cases", help="Only these case ids."),
+    temperature: float = typer.Option(0.0, help="Sampling temperature of the agent (0 = greedy)."),
+    max_new_tokens: int = typer.Option(256, help="Tokens per model turn."),
+    no_profile: bool = typer.Option(False, "--no-profile", help="Leave the user profile out of the prompt."),
+    concurrency: int = typer.Option(8, help="Episodes in flight for HTTP backends."),
+    batch_size: int = typer.Option(8, help="Episodes advanced per batched generate for local models."),
+    judge: list[str] | None = typer.Option(None, "--judge", help="LLM judge model spec (repeat to vote)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/bench-<time>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, redoing unfinished episodes."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Evaluate a model as a personal tool-using agent; writes scores and an HTML report."""
+    from tooltune.bench.config import RunConfig
+    from tooltune.bench.run import run_benchmark
+    from tooltune.bench.scores import summary_text
+
+    if resume and out is None:
+        raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--resume")
+    config = RunConfig(
+        model=model, suite=suite, strategies=_split(strategy), settings=_split(setting), trials=trials,
+        max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps), cases=_split(cases),
+        temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
+        concurrency=concurrency, batch_size=batch_size)
+    run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
+    result = run_benchmark(config, run_dir, resume=resume, judges=_judges(judge), progress=not quiet)
+    typer.echo(f"episodes: {result.counts}")
+    typer.echo(summary_text(result.summary))
+    typer.echo(f"report: {result.report.resolve()}")
+
+
+@app.command("judge")
+def judge_command(
+    run_dir: Path = typer.Argument(..., help="A run directory written by `tooltune bench run`."),
+    judge: list[str] | None = typer.Option(None, "--judge", help="LLM judge model spec (repeat to vote)."),
+    replay: bool = typer.Option(False, "--replay", help="Also recompute deterministic checks by replaying calls."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Re-score a saved run without calling the agent model (LLM judges are cached)."""
+    from tooltune.bench.run import rescore_run
+    from tooltune.bench.scores import summary_text
+
+    if not judge and not replay:
+        raise typer.BadParameter("give --judge MODEL (repeatable) and/or --replay", param_hint="--judge")
+    summary, report = rescore_run(run_dir, judges=_judges(judge), replay=replay, progress=not quiet)
+    typer.echo(summary_text(summary))
+    typer.echo(f"report: {report.resolve()}")
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run directory written by `tooltune bench run`.")) -> None:
+    """Rewrite scores (JSON, CSV) and the HTML report of a saved run from its log."""
+    from tooltune.bench.run import rescore_run
+    from tooltune.bench.scores import summary_text
+
+    summary, path = rescore_run(run_dir, progress=False)
+    typer.echo(summary_text(summary))
+    typer.echo(f"report: {path.resolve()}")
+
+
+@app.command("import-etapp")
+def import_etapp(path: Path = typer.Argument(..., help="An upstream ETAPP release directory.")) -> None:
+    """Read an ETAPP release into tooltune users, state and cases; print what was found and what is missing."""
+    from tooltune.bench.etapp import load_etapp_suite
+
+    suite = load_etapp_suite(path)
+    typer.echo(suite.import_report.text())
+    typer.echo(f"run it: tooltune bench run --suite etapp:{path} --model MODEL")
