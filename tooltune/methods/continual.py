@@ -1,0 +1,253 @@
+"""Continual learning over a task sequence: DATA (dual-rank adapters) and the SeqLoRA, O-LoRA and multitask
+baselines, all run by the same loop on the shared trainer.
+
+After each task every task's held-out set is scored, filling the accuracy matrix a[i][j]; the summary
+numbers come from `continual_metrics`. Inference never gets a task id: DATA's router weighs its adapters
+from the input, O-LoRA sums all task LoRAs, SeqLoRA and multitask have one LoRA.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+from transformers import TrainerCallback
+
+from tooltune.adapters import LoRAConfig, adapter_parameters, inject_adapters, save_adapter
+from tooltune.adapters.dual_rank import DEFAULT_TARGET_MODULES, DualRankConfig, StochasticRestoration, \
+    dual_rank_parameters, get_dual_rank
+from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_parameter_names
+from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics
+from tooltune.train.data import Example
+from tooltune.train.trainer import Stage, TrainConfig, train_stages
+
+METHODS = ("data", "seqlora", "olora", "multitask")
+Scorer = Callable[[nn.Module, Any, Sequence[Example]], float]
+"""score(model, tokenizer, held-out examples) -> accuracy in [0, 1]."""
+ModelFactory = Callable[[], nn.Module]
+
+
+@dataclass
+class ContinualTask:
+    """One task of the sequence: training examples and held-out examples to score."""
+
+    name: str
+    train: list[Example]
+    test: list[Example]
+
+    def __post_init__(self) -> None:
+        if not self.train:
+            raise ValueError(f"task {self.name!r}: field 'train' has no examples")
+        if not self.test:
+            raise ValueError(f"task {self.name!r}: field 'test' has no examples")
+
+
+class ContinualConfig(BaseModel):
+    """How to run one method over the sequence (defaults from DATA: one epoch per task, lr 1e-4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = "data"
+    output_dir: str
+    epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)
+    batch_size: int = Field(4, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_length: int = Field(1024, ge=8)
+    seed: int = 0
+    target_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
+    lora_rank: int = Field(20, ge=1, description="SeqLoRA / multitask rank (20 = 4 + 16, the dual-rank total)")
+    olora_rank: int = Field(8, ge=1)
+    olora_orthogonality_weight: float = Field(0.5, ge=0)
+    rank_low: int = Field(4, ge=1)
+    rank_high: int = Field(16, ge=1)
+    rows_per_task: int = Field(8, ge=1)
+    layers_per_group: int = Field(1, ge=1)
+    per_token: bool = False
+    orthogonality_weight: float = Field(1.0, ge=0)
+    restoration_rate: float = Field(0.01, ge=0, le=1)
+    restoration_period: int = Field(10, ge=1)
+    single_task: bool = Field(False, description="also train each task alone (for FWT)")
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+
+    def train_config(self, output_dir: Path) -> TrainConfig:
+        return TrainConfig(output_dir=str(output_dir), epochs=self.epochs, learning_rate=self.learning_rate,
+                           batch_size=self.batch_size, grad_accum=self.grad_accum, max_length=self.max_length,
+                           seed=self.seed, disable_tqdm=True, logging_steps=50)
+
+    def dual_rank_config(self) -> DualRankConfig:
+        return DualRankConfig(target_modules=self.target_modules, rank_low=self.rank_low, rank_high=self.rank_high,
+                              rows_per_task=self.rows_per_task, layers_per_group=self.layers_per_group,
+                              per_token=self.per_token, orthogonality_weight=self.orthogonality_weight,
+                              restoration_rate=self.restoration_rate, restoration_period=self.restoration_period,
+                              seed=self.seed)
+
+
+@dataclass
+class ContinualResult:
+    """The accuracy matrix of one method (rows: after each stage; multitask has one row) and its metrics."""
+
+    method: str
+    tasks: list[str]
+    matrix: list[list[float]]
+    metrics: ContinualMetrics
+    single_task: list[float] | None = None
+    restorations: int = 0
+    stages: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "tasks": self.tasks, "matrix": self.matrix, "metrics": self.metrics.as_dict(),
+                "single_task": self.single_task, "restorations": self.restorations, "stages": self.stages}
+
+
+class RestorationCallback(TrainerCallback):
+    """Every `period` optimizer steps, reset a random fraction of adapter weights to start-of-task values."""
+
+    def __init__(self, restoration: StochasticRestoration, period: int) -> None:
+        self.restoration, self.period = restoration, period
+        self.calls = 0
+        self.entries = 0
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step > 0 and state.global_step % self.period == 0:
+            self.entries += self.restoration.restore()
+            self.calls += 1
+
+
+class _MethodState:
+    """What one method needs between tasks: the model, its adapter config, and how to start a task."""
+
+    def __init__(self, model: nn.Module, config: ContinualConfig) -> None:
+        self.model, self.config = model, config
+        self.restoration_callbacks: list[RestorationCallback] = []
+        method = config.method
+        if method == "data":
+            self.adapter = config.dual_rank_config()
+        elif method == "olora":
+            self.adapter = OLoRAConfig(target_modules=config.target_modules, r=config.olora_rank,
+                                       alpha=2.0 * config.olora_rank,
+                                       orthogonality_weight=config.olora_orthogonality_weight)
+        else:
+            self.adapter = LoRAConfig(target_modules=config.target_modules, r=config.lora_rank,
+                                      alpha=2.0 * config.lora_rank)
+        inject_adapters(model, self.adapter)
+
+    def start_task(self, index: int) -> tuple[set[str], list[TrainerCallback]]:
+        """Grow per-task components and return (trainable parameter names, callbacks) for task `index`."""
+        method = self.config.method
+        if method == "data":
+            routing = get_dual_rank(self.model)
+            routing.add_task()
+            restoration = StochasticRestoration(dual_rank_parameters(self.model), self.config.restoration_rate,
+                                                seed=self.config.seed + index)
+            restoration.snapshot()
+            callback = RestorationCallback(restoration, self.config.restoration_period)
+            self.restoration_callbacks.append(callback)
+            return routing.trainable_parameter_names(), [callback]
+        if method == "olora":
+            names = add_olora_task(self.model, self.adapter) if index > 0 else current_olora_parameter_names(self.model)
+            return names, []
+        return set(adapter_parameters(self.model)), []
+
+    @property
+    def restorations(self) -> int:
+        return sum(c.calls for c in self.restoration_callbacks)
+
+
+def _score_row(model: nn.Module, tokenizer: Any, tasks: Sequence[ContinualTask], scorer: Scorer) -> list[float]:
+    model.eval()
+    return [float(scorer(model, tokenizer, task.test)) for task in tasks]
+
+
+def _stage(name: str, examples: list[Example], trainable: set[str], callbacks: list[TrainerCallback]) -> Stage:
+    return Stage(name=name, examples=examples, trainable=trainable, callbacks=callbacks)
+
+
+def _cached_rows(path: Path) -> dict[str, list[float]]:
+    """Score rows already written by an earlier (interrupted) run, by stage name."""
+    if not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {row["stage"]: row["scores"] for row in rows}
+
+
+def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask], config: ContinualConfig,
+                 scorer: Scorer, progress: Callable[[str], None] | None = None) -> ContinualResult:
+    """Train `config.method` over `tasks` in order from a fresh base model, scoring every task after each.
+
+    Finished stages and their score rows are cached under `output_dir`, so a rerun resumes where it stopped.
+    """
+    if not tasks:
+        raise ValueError("tasks: give at least one task")
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"tasks: names must be unique, got {names}")
+    out = Path(config.output_dir) / config.method
+    out.mkdir(parents=True, exist_ok=True)
+    scores_path = out / "scores.jsonl"
+    cached = _cached_rows(scores_path)
+    say = progress or (lambda _message: None)
+    model = load_model()
+    state = _MethodState(model, config)
+    if config.method == "multitask":
+        union = [ex for t in tasks for ex in t.train]
+        random.Random(config.seed).shuffle(union)
+        plan = [("all", union)]
+    else:
+        plan = [(t.name, t.train) for t in tasks]
+    matrix, stages = [], []
+    for index, (stage_name, examples) in enumerate(plan):
+        trainable, callbacks = state.start_task(index)
+        say(f"[{config.method}] training on {stage_name} ({len(examples)} examples)")
+        result = train_stages(model, tokenizer, [_stage(stage_name, examples, trainable, callbacks)],
+                              config.train_config(out / f"{index:02d}-{stage_name}"))[0]
+        stages.append({"stage": stage_name, "global_step": result.global_step, "train_loss": result.train_loss,
+                       "trainable_parameters": result.trainable_parameters})
+        if stage_name in cached and result.skipped:
+            row = cached[stage_name]
+        else:
+            say(f"[{config.method}] scoring all tasks after {stage_name}")
+            row = _score_row(model, tokenizer, tasks, scorer)
+            with scores_path.open("a") as handle:
+                handle.write(json.dumps({"stage": stage_name, "scores": row}) + "\n")
+        matrix.append(row)
+        say(f"[{config.method}] after {stage_name}: " + " ".join(f"{n}={s:.3f}" for n, s in zip(names, row)))
+    save_adapter(model, out / "adapter", metadata={"method": config.method, "tasks": names})
+    single = _single_task_scores(load_model, tokenizer, tasks, config, scorer, say) if config.single_task else None
+    if config.method == "multitask":
+        metrics = ContinualMetrics(ap=sum(matrix[0]) / len(matrix[0]), f_ra=None, bwt=None, fwt=None)
+    else:
+        metrics = continual_metrics(matrix, single)
+    return ContinualResult(config.method, names, matrix, metrics, single, state.restorations, stages)
+
+
+def _single_task_scores(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask],
+                        config: ContinualConfig, scorer: Scorer, say: Callable[[str], None]) -> list[float]:
+    """Score of each task trained alone from the base with the same method (the FWT reference)."""
+    scores = []
+    for task in tasks:
+        alone = config.model_copy(update={"output_dir": str(Path(config.output_dir) / "single" / task.name),
+                                          "single_task": False})
+        say(f"[{config.method}] single-task reference: {task.name}")
+        scores.append(run_sequence(load_model, tokenizer, [task], alone, scorer).matrix[0][0])
+    return scores
+
+
+def split_examples(examples: Sequence[Example], test_size: int, seed: int = 0) -> tuple[list[Example], list[Example]]:
+    """Deterministic (train, test) split holding out `test_size` examples."""
+    if not 0 < test_size < len(examples):
+        raise ValueError(f"test_size must be between 1 and {len(examples) - 1}, got {test_size}")
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    test = [examples[i] for i in sorted(order[:test_size])]
+    train = [examples[i] for i in sorted(order[test_size:])]
+    return train, test
