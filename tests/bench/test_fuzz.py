@@ -39,7 +39,7 @@ def count_error_observations(records) -> int:
 def test_fuzz_thousand_malformed_calls_no_crash(tmp_path: Path) -> None:
     suite = FakeSuite(n_users=2, n_instructions=4)
     config = RunConfig(model="fuzz", strategies=["fc", "react", "plan"], settings=["given", "retrieval"],
-                       max_turns=12, batch_size=6)
+                       max_turns=20, batch_size=6)
     store = RunStore(tmp_path)
     runner = Runner(fuzz_model(7), suite, config, store, Harness(suite.open_world, fake_opening, fake_check),
                     progress=False)

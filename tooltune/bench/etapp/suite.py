@@ -1,0 +1,199 @@
+"""An ETAPP release as a tooltune suite: users, per-user template databases, and instruction x user cases.
+
+Reads the upstream layout (data/instruction/instruction.json, profile/profiles.json,
+profile/concrete_profile/profile_<User>.json, database/<App>/..._<User>.csv, toolkit/*/config.json).
+Pickle files are reported and never opened; missing files are reported and their tables left empty.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from tooltune.bench.etapp import tables as T
+from tooltune.bench.etapp.report import ImportReport
+from tooltune.bench.etapp.tools import map_tools, read_toolkit
+from tooltune.sandbox.cases import Case, Instruction, KeyPoint
+from tooltune.sandbox.state import build_template
+from tooltune.sandbox.tools import Tool
+from tooltune.sandbox.users import UserProfile
+from tooltune.sandbox.world import World
+
+INSTRUCTIONS = "data/instruction/instruction.json"
+PROFILES = "profile/profiles.json"
+# ETAPP's concrete-preference sections -> tooltune app names
+PREFERENCE_APPS = {"smart_home_devices": "smart_home", "web_browsing": "web"}
+# Upstream sources that the public release lacks or ships as pickles: (glob, tooltune table, effect)
+UNRELEASED = (
+    ("database/Music/*", "tracks (full catalogue)", "catalogue built from the users' favourites only"),
+    ("database/Shopping/*", "products", "catalogue built from the users' carts only"),
+    ("database/Navigation/flights*/*", "flights", "find_flight answers not_found"),
+    ("database/Navigation/restaurants*/*", "restaurants", "find_restaurants answers not_found"),
+    ("database/Weather/*", "weather", "weather tools answer not_found"),
+    ("database/Web_Browsing/*", "news, wiki", "news and wikipedia tools answer not_found"),
+)
+
+
+class EtappImportError(ValueError):
+    """The directory is not an ETAPP release (a required file is missing or unreadable)."""
+
+
+def _load_json(root: Path, rel: str, report: ImportReport, target: str) -> Any:
+    path = root / rel
+    if not path.exists():
+        raise EtappImportError(f"{root} is not an ETAPP release: {rel} is missing ({target})")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise EtappImportError(f"{rel}: not valid JSON ({error})") from error
+    report.add(rel, "found", target)
+    return value
+
+
+def _scan_pickles(root: Path, report: ImportReport) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in (".pkl", ".pickle") and path.is_file():
+            report.add(str(path.relative_to(root)), "pickled", "not read", "never unpickled; convert it to CSV/JSON")
+
+
+class EtappSuite:
+    """The Suite interface (name, users, cases, open_world, tools) over an imported ETAPP release."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise EtappImportError(f"ETAPP release directory not found: {root}")
+        self.name = f"etapp:{root}"
+        self.import_report = report = ImportReport(str(root))
+        raw_instructions = _load_json(self.root, INSTRUCTIONS, report, "instructions")
+        personas = _load_json(self.root, PROFILES, report, "user personas")
+        if not isinstance(raw_instructions, list) or not isinstance(personas, dict):
+            raise EtappImportError(f"{INSTRUCTIONS} must be a list and {PROFILES} an object of name -> persona")
+        _scan_pickles(self.root, report)
+        self._tools = map_tools(read_toolkit(self.root, report), report)
+        self.users = [self._user(name, persona) for name, persona in personas.items()]
+        self.instructions = [self._instruction(i, raw) for i, raw in enumerate(raw_instructions)]
+        self.cases = [Case(f"{ins.id}@{u.id}", ins, u) for ins in self.instructions for u in self.users]
+        self._templates: dict[str, sqlite3.Connection] = {}
+        self._lock = threading.Lock()
+        self._shared: dict[str, list[dict]] | None = None
+        self._user_rows = {u.id: self._read_user_rows(u) for u in self.users}
+        self._shared = self._read_shared()
+        for pattern, target, effect in UNRELEASED:
+            if not any(p.suffix.lower() in (".csv", ".json") for p in self.root.glob(pattern)
+                       if "favorites_" not in p.name and "carts_" not in p.name):
+                report.add(pattern, "missing", target, effect)
+        for text in T.FILLED:
+            report.note(text)
+        report.users, report.instructions, report.cases = len(self.users), len(self.instructions), len(self.cases)
+
+    # -- users and instructions -------------------------------------------------------------------
+    def _user(self, name: str, persona: dict[str, Any]) -> UserProfile:
+        stem = T.file_stem(name)
+        rel = f"profile/concrete_profile/profile_{stem}.json"
+        preferences: dict[str, Any] = {}
+        if (self.root / rel).exists():
+            raw = _load_json(self.root, rel, self.import_report, f"preferences of {name}")
+            preferences = {PREFERENCE_APPS.get(k, k): v for k, v in raw.items()}
+        else:
+            self.import_report.add(rel, "missing", f"preferences of {name}", "profile has the persona only")
+        basic = persona.get("DemographicData", {}).get("BasicInformation", {})
+        flat = {"location": basic.get("Location", ""), "age": basic.get("Age"), "occupation": basic.get("Occupation"),
+                "character": basic.get("Character"), **persona}
+        return UserProfile(stem.lower(), name, flat, preferences, {"file_stem": stem})
+
+    def _instruction(self, index: int, raw: dict[str, Any]) -> Instruction:
+        iid = f"etapp-{index + 1:02d}"
+        try:
+            names = list(raw["available_tools_name"])
+            points = [KeyPoint(f"{iid}-personal-{j + 1}", "personal", t) for j, t in enumerate(raw["keypoint for personal"])]
+            points += [KeyPoint(f"{iid}-proactive-{j + 1}", "proactive", t)
+                       for j, t in enumerate(raw["keypoint for proactive"])]
+            query, timestamp, location = raw["query"], raw["timestamp"], raw.get("location", "Home")
+        except (KeyError, TypeError) as error:
+            raise EtappImportError(f"{INSTRUCTIONS}[{index}]: missing or malformed field {error}") from error
+        tools = [n for n in names if n in self._tools]
+        dropped = [n for n in names if n not in self._tools]
+        if dropped:
+            self.import_report.note(f"{iid}: tools without a tooltune counterpart dropped: {dropped}")
+        apps = sorted({self._tools[n].app for n in tools})
+        return Instruction(iid, query, timestamp, location, apps, tools, points)
+
+    # -- state ------------------------------------------------------------------------------------
+    def _read_user_rows(self, user: UserProfile) -> dict[str, list[dict]]:
+        stem, report = user.facts["file_stem"], self.import_report
+        csv = {
+            "events": T.read_csv(self.root, f"database/Calendar/events/events_{stem}.csv", "events", report),
+            "alarms": T.read_csv(self.root, f"database/Calendar/alarms/alarms_{stem}.csv", "alarms", report),
+            "emails": T.read_csv(self.root, f"database/Email/emails_{stem}.csv", "emails", report),
+            "health": T.read_csv(self.root, f"database/Health/Health_records_{stem}.csv", "health_records", report),
+            "workouts": T.read_csv(self.root, f"database/Health/Workout_records_{stem}.csv", "workouts", report),
+            "favorites": T.read_csv(self.root, f"database/Music/favorites_{stem}.csv", "favorites, tracks", report),
+            "cart": T.read_csv(self.root, f"database/Shopping/carts_{stem}.csv", "cart, products", report),
+        }
+        where = f"user {user.id}"
+        emails = T.convert(csv["emails"] or [], T.email_row, lambda r: r["id"], f"{where} emails", report)
+        rows = {
+            "events": T.convert(csv["events"] or [], T.event_row, lambda r: r["id"], f"{where} events", report),
+            "alarms": T.convert(csv["alarms"] or [], T.alarm_row, lambda r: r["id"], f"{where} alarms", report),
+            "emails": emails,
+            "health_records": T.convert(csv["health"] or [], T.health_row, lambda r: r["timestamp"],
+                                        f"{where} health records", report),
+            "workouts": T.convert(list(enumerate(csv["workouts"] or [])), lambda p: T.workout_row(*p),
+                                  lambda r: r["id"], f"{where} workouts", report),
+            "_favorites": csv["favorites"] or [], "_cart": csv["cart"] or [],
+        }
+        info = {"name": user.name, "email": T.user_email(emails, f"{stem}@mail.com"),
+                "home_city": user.persona.get("location", ""), "home_address": "", "office": ""}
+        rows["user_info"] = [{"key": k, "value": str(v)} for k, v in info.items()]
+        return rows
+
+    def _read_shared(self) -> dict[str, list[dict]]:
+        report = self.import_report
+        tracks, self._track_ids = T.track_rows({u: r["_favorites"] for u, r in self._user_rows.items()})
+        products = T.product_rows({u: r["_cart"] for u, r in self._user_rows.items()})
+        shared: dict[str, list[dict]] = {"tracks": tracks, "products": products}
+        accommodations = sorted((self.root / "database/Navigation/accommodations").glob("*.csv"))
+        rows: list[dict] = []
+        for path in accommodations:
+            raw = T.read_csv(self.root, str(path.relative_to(self.root)), "accommodations", report) or []
+            rows += T.convert(raw, T.accommodation_row, lambda r: r["id"], "accommodations", report)
+        if not accommodations:
+            report.add("database/Navigation/accommodations/*.csv", "missing", "accommodations", "left empty")
+        shared["accommodations"] = rows
+        raw = T.read_csv(self.root, "database/Navigation/attractions/attractions.csv", "attractions", report) or []
+        shared["attractions"] = T.convert(list(enumerate(raw)), lambda p: T.attraction_row(*p), lambda r: r["id"],
+                                          "attractions", report)
+        return shared
+
+    def _template(self, user: UserProfile) -> sqlite3.Connection:
+        with self._lock:
+            if user.id not in self._templates:
+                rows = {k: v for k, v in self._user_rows[user.id].items() if not k.startswith("_")}
+                favourites = [{"track_id": self._track_ids[key], "added_at": T.EPOCH}
+                              for key in dict.fromkeys(((r.get("title") or "").strip(), (r.get("artist") or "").strip())
+                                                       for r in self._user_rows[user.id]["_favorites"])
+                              if key in self._track_ids]
+                known = {p["id"] for p in self._shared["products"]}  # type: ignore[index]
+                cart = {(r.get("asin") or "").strip(): T._number(r.get("quantity"), int) or 1
+                        for r in self._user_rows[user.id]["_cart"]}
+                rows["favorites"] = favourites
+                rows["cart"] = [{"product_id": a, "quantity": q, "added_at": T.EPOCH} for a, q in cart.items() if a in known]
+                self._templates[user.id] = build_template({**rows, **T.home_rows(), **self._shared})  # type: ignore[arg-type]
+            return self._templates[user.id]
+
+    # -- the Suite interface ----------------------------------------------------------------------
+    def tools(self) -> list[Tool]:
+        return list(self._tools.values())
+
+    def open_world(self, case: Case) -> World:
+        """A pristine world for the case's user, the clock at the instruction's timestamp."""
+        return World(self._template(case.user), case.instruction.timestamp, tools=self.tools())
+
+
+def load_etapp_suite(path: str | Path) -> EtappSuite:
+    """Import an ETAPP release directory (see module docstring)."""
+    return EtappSuite(path)
