@@ -2,8 +2,61 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+MODEL_HELP = "smollm2 (embedded default) | PATH to a Hugging Face checkpoint | openai:URL#MODEL"
+
+
+def chat(
+    message: str = typer.Argument(..., help="What to say to the model."),
+    model: str = typer.Option("smollm2", "--model", "-m", help=MODEL_HELP),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="A tooltune adapter directory to attach (local models)."),
+    system: Optional[str] = typer.Option(None, "--system", help="A system prompt."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens to generate."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy decoding."),
+) -> None:
+    """Ask a model one question and print its answer and how long loading took."""
+    from tooltune.models.base import ModelError
+    from tooltune.models.registry import load_model
+    from tooltune.models.types import GenerationConfig
+
+    from tooltune.models.embedded import EMBEDDED_NAME, is_cached
+
+    try:
+        source = ""
+        if not model.startswith("openai:"):
+            import_start = time.perf_counter()
+            import transformers  # noqa: F401 - timed apart from the model load itself
+
+            source = f", +{time.perf_counter() - import_start:.2f} s importing torch/transformers"
+        if model.strip().lower() == EMBEDDED_NAME:
+            source += ", from cache" if is_cached() else ", converted from GGUF and cached"
+        backend = load_model(model, adapter=adapter)
+        typer.echo(f"[{backend.name} loaded in {backend.load_seconds:.2f} s{source}]", err=True)  # type: ignore[attr-defined]
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
+        answer = backend.chat(messages, config=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature))
+    except ModelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(answer.content or "")
+    for call in answer.tool_calls:
+        typer.echo(f"tool call: {call.name}({call.arguments})")
+
+
+def models() -> None:
+    """List the model backends available here and where converted weights are cached."""
+    from tooltune.models.registry import available_models
+
+    for info in available_models():
+        status = "available" if info.available else "MISSING"
+        typer.echo(f"{info.spec:<18} {status:<10} {info.kind}\n{'':<29} location: {info.location}\n{'':<29} {info.note}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the model commands to the top-level app."""
+    app.command("chat")(chat)
+    app.command("models")(models)

@@ -7,7 +7,6 @@ and runs one `generate` call, so a batch of greedy answers equals the same answe
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -159,7 +158,9 @@ class HFChatModel(ChatModel):
 
 def strip_special_tokens(text: str, tokenizer: PreTrainedTokenizerBase) -> str:
     """Remove control tokens (<|im_start|>, <s>...) but keep tool-call markup tokens some vocabularies have."""
-    for token in getattr(tokenizer, "all_special_tokens", []):
+    special = set(getattr(tokenizer, "all_special_tokens", []))
+    special.update(t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values() if t.special)
+    for token in special:
         if token and "tool" not in token:
             text = text.replace(token, "")
     return text
@@ -203,10 +204,3 @@ def attach_adapter(model: PreTrainedModel, adapter: str | Path) -> PreTrainedMod
         raise ModelError(f"adapter {adapter}: tooltune.adapters.io.load_adapter is not available ({exc})") from exc
     loaded = load_adapter(model, adapter)
     return model if loaded is None else loaded
-
-
-def describe_config(model: PreTrainedModel) -> str:
-    """One line about a loaded model, for `tooltune models` and logs."""
-    config = model.config
-    params = sum(p.numel() for p in model.parameters())
-    return json.dumps({"type": config.model_type, "parameters": params, "layers": getattr(config, "num_hidden_layers", None)})

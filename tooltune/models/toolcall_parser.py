@@ -45,7 +45,7 @@ def parse_tool_calls(text: str | None, tool_names: Iterable[str] | None = None) 
     if not text:
         return ParsedToolCalls(None, [], [])
     known = set(tool_names) if tool_names is not None else None
-    raw_calls: list[_RawCall] = []
+    raw_calls: list[RawCall] = []
     errors: list[str] = []
     if TOOL_CALL_OPEN in text:
         content = _parse_tagged(text, raw_calls, errors)
@@ -53,12 +53,14 @@ def parse_tool_calls(text: str | None, tool_names: Iterable[str] | None = None) 
         content = _parse_react(text, raw_calls, errors)
     else:
         content = _parse_bare_json(text, raw_calls, errors)
-    calls = _finalize(raw_calls, known, errors, text)
+    calls = finalize_calls(raw_calls, known, errors, text)
     content = _EMPTY_FENCE.sub("", content).strip()
     return ParsedToolCalls(content or None, calls, errors)
 
 
-class _RawCall(NamedTuple):
+class RawCall(NamedTuple):
+    """A call as found in the text, before it gets an id and its name is checked."""
+
     name: str
     arguments: dict[str, Any]
     id: str | None
@@ -69,7 +71,8 @@ def _snippet(text: str) -> str:
     return repr(text if len(text) <= _SNIPPET else text[:_SNIPPET] + "...")
 
 
-def _finalize(raw: list[_RawCall], known: set[str] | None, errors: list[str], text: str) -> list[ToolCall]:
+def finalize_calls(raw: list[RawCall], known: set[str] | None, errors: list[str], text: str) -> list[ToolCall]:
+    """ToolCalls with ids (deterministic, from `text`); calls to names outside `known` become errors."""
     digest = hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:8]
     calls: list[ToolCall] = []
     for index, call in enumerate(raw):
@@ -97,7 +100,7 @@ def looks_like_call(value: Any) -> bool:
     return any(key in value for key in NAME_KEYS) and set(value) <= _CALL_KEYS
 
 
-def calls_from_json(value: Any, out: list[_RawCall], errors: list[str], where: str = "tool call") -> None:
+def calls_from_json(value: Any, out: list[RawCall], errors: list[str], where: str = "tool call") -> None:
     """Append the calls in a decoded JSON value to `out`; describe each malformed one in `errors`."""
     if isinstance(value, list):
         if not value:
@@ -128,7 +131,7 @@ def calls_from_json(value: Any, out: list[_RawCall], errors: list[str], where: s
         errors.append(f"{where} to {name!r}: {arguments}")
         return
     call_id = value.get("id")
-    out.append(_RawCall(name.strip(), arguments, call_id if isinstance(call_id, str) and call_id else None))
+    out.append(RawCall(name.strip(), arguments, call_id if isinstance(call_id, str) and call_id else None))
 
 
 def _decode_arguments(arguments: Any) -> dict[str, Any] | str:
@@ -168,7 +171,7 @@ def _decode(text: str, errors: list[str], where: str) -> tuple[bool, Any]:
 # ---------------------------------------------------------------- the three text formats
 
 
-def _parse_tagged(text: str, out: list[_RawCall], errors: list[str]) -> str:
+def _parse_tagged(text: str, out: list[RawCall], errors: list[str]) -> str:
     """`<tool_call>{...}</tool_call>` blocks; a missing close tag at the end of the text is tolerated."""
     kept: list[str] = []
     pos = 0
@@ -210,7 +213,7 @@ def _react_action_lines(text: str) -> list[int]:
     return [i for i, line in enumerate(text.split("\n")) if line.lstrip().lower().startswith("action:")]
 
 
-def _parse_react(text: str, out: list[_RawCall], errors: list[str]) -> str:
+def _parse_react(text: str, out: list[RawCall], errors: list[str]) -> str:
     """ReAct: `Action: tool_name` then `Action Input: {json}` (up to the next Observation/Thought/Action)."""
     lines = text.split("\n")
     kept: list[str] = []
@@ -254,7 +257,7 @@ def _parse_react(text: str, out: list[_RawCall], errors: list[str]) -> str:
     return "\n".join(kept)
 
 
-def _parse_bare_json(text: str, out: list[_RawCall], errors: list[str]) -> str:
+def _parse_bare_json(text: str, out: list[RawCall], errors: list[str]) -> str:
     """JSON objects/arrays anywhere in prose or code fences; only call-shaped ones count."""
     spans, unclosed = _bracket_spans(text)
     truncated = next((index for index in unclosed if _CALL_LIKE_START.match(text, index)), len(text))
