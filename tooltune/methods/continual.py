@@ -23,8 +23,10 @@ from tooltune.adapters import LoRAConfig, adapter_parameters, inject_adapters, s
 from tooltune.adapters.dual_rank import DEFAULT_TARGET_MODULES, DualRankConfig, StochasticRestoration, \
     dual_rank_parameters, get_dual_rank
 from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_parameter_names
-from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics
-from tooltune.train.data import Example
+from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics, format_matrix
+from tooltune.methods.continual_scoring import greedy_turn_accuracy
+from tooltune.train.data import Example, load_sft_jsonl
+from tooltune.train.eval import tool_call_accuracy
 from tooltune.train.trainer import Stage, TrainConfig, train_stages
 
 METHODS = ("data", "seqlora", "olora", "multitask")
@@ -251,3 +253,45 @@ def split_examples(examples: Sequence[Example], test_size: int, seed: int = 0) -
     test = [examples[i] for i in sorted(order[:test_size])]
     train = [examples[i] for i in sorted(order[test_size:])]
     return train, test
+
+
+def load_task_files(paths: Sequence[str | Path], test_size: int, seed: int = 0,
+                    max_train: int | None = None) -> list[ContinualTask]:
+    """One task per SFT JSONL file (named by the file stem), `test_size` examples of each held out."""
+    tasks = []
+    for path in paths:
+        train, test = split_examples(load_sft_jsonl(path), test_size, seed)
+        tasks.append(ContinualTask(Path(path).stem, train[:max_train] if max_train else train, test))
+    return tasks
+
+
+def tool_call_scorer(batch_size: int = 8, max_new_tokens: int = 96) -> Scorer:
+    """Exact tool-call accuracy (name + arguments) by greedy generation, as the benchmark prompts the model."""
+    def score(model: nn.Module, tokenizer: Any, examples: Sequence[Example]) -> float:
+        return tool_call_accuracy(model, tokenizer, examples, batch_size=batch_size,
+                                  max_new_tokens=max_new_tokens).exact_accuracy
+    return score
+
+
+def greedy_scorer(max_length: int, batch_size: int = 4) -> Scorer:
+    """Share of assistant turns that greedy decoding reproduces verbatim (one forward pass per batch)."""
+    def score(model: nn.Module, tokenizer: Any, examples: Sequence[Example]) -> float:
+        return greedy_turn_accuracy(model, tokenizer, examples, max_length=max_length, batch_size=batch_size)
+    return score
+
+
+def format_results(results: Sequence[ContinualResult]) -> str:
+    """Each method's accuracy matrix, then one summary table (AP, F.Ra, BWT, FWT) across methods."""
+    blocks = []
+    for r in results:
+        labels = ["after all"] if r.method == "multitask" else [f"after {n}" for n in r.tasks]
+        blocks.append(f"== {r.method} ==\n" + format_matrix(r.matrix, labels, r.tasks))
+
+    def cell(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:+.3f}" if value < 0 else f"{value:.3f}"
+
+    lines = ["| method | AP | F.Ra | BWT | FWT |", "|---|---|---|---|---|"]
+    for r in results:
+        m = r.metrics
+        lines.append(f"| {r.method} | {cell(m.ap)} | {cell(m.f_ra)} | {cell(m.bwt)} | {cell(m.fwt)} |")
+    return "\n\n".join(blocks + ["\n".join(lines)])

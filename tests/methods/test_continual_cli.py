@@ -1,0 +1,42 @@
+"""`tooltune train continual` end to end on a tiny checkpoint saved to disk."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from tests.methods.test_continual import task
+from tests.train.tiny import tiny_llama, tiny_tokenizer
+from tooltune.cli import app
+
+
+def test_cli_compares_methods_and_prints_metrics(tmp_path) -> None:
+    tokenizer = tiny_tokenizer(extra_words=["please"])
+    checkpoint = tmp_path / "tiny"
+    tiny_llama(vocab_size=len(tokenizer)).save_pretrained(checkpoint)
+    tokenizer.save_pretrained(checkpoint)
+    files = []
+    for name in ("get_weather", "set_volume"):
+        t = task(name)
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(ex) + "\n" for ex in t.train + t.test))
+        files.append(str(path))
+    result = CliRunner().invoke(app, [
+        "train", "continual", "--model", str(checkpoint), "--tasks", ",".join(files), "--method", "data,multitask",
+        "--test-size", "2", "--batch-size", "4", "--lr", "5e-3", "--max-length", "256", "--scorer", "tool-call", "--max-new-tokens", "6",
+        "--target-modules", "q_proj,v_proj", "--output-dir", str(tmp_path / "run"), "--json", str(tmp_path / "r.json"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "| data |" in result.output and "| multitask |" in result.output and "BWT" in result.output
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["scorer"] == "tool-call"
+    assert [r["method"] for r in saved["results"]] == ["data", "multitask"]
+    assert len(saved["results"][0]["matrix"]) == 2 and saved["results"][0]["metrics"]["bwt"] is not None
+
+
+def test_cli_rejects_unknown_method_and_missing_file(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["train", "continual", "--tasks", "a.jsonl", "--method", "ewc"])
+    assert result.exit_code != 0 and "ewc" in result.output
+    result = CliRunner().invoke(app, ["train", "continual", "--tasks", str(tmp_path / "nope.jsonl")])
+    assert result.exit_code != 0 and "nope.jsonl" in result.output
