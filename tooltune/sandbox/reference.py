@@ -1,0 +1,126 @@
+"""The reference policy: per-instruction solvers that act in the sandbox and honour the user's preferences.
+
+A solver talks to a `Session`: `s.call(tool, **args)` runs a tool and records the assistant tool call
+and the tool result as OpenAI messages; `s.pref(path, default)` reads a preference; `s.say(text)` gives
+the final answer. Run blind (`blind=True`) the same solver becomes the preference-blind baseline: every
+preference reads as its default, so the actions stay the same but the arguments are generic.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tooltune.sandbox.cases import Case
+from tooltune.sandbox.prompts import episode_messages
+from tooltune.sandbox.world import World
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT: Any = _Omit()
+"""Default meaning 'leave the argument out' (the tool's own default applies)."""
+BLIND_CONTACT = "friend@example.com"
+
+
+class ReferenceError(RuntimeError):
+    """A gold trajectory hit a tool error: a bug in the solver or in the data, never acceptable."""
+
+
+class _BlindStop(Exception):
+    """The blind policy's call failed; its trajectory ends there."""
+
+
+class Session:
+    """One run of a solver on one case in one world; collects the trajectory in `messages`."""
+
+    def __init__(self, case: Case, world: World, *, blind: bool = False, include_profile: bool = True) -> None:
+        self.case = case
+        self.user = case.user
+        self.world = world
+        self.now = world.now
+        self.blind = blind
+        self.messages: list[dict] = episode_messages(case, include_profile)
+        self.answer: str | None = None
+        self._calls = 0
+
+    def pref(self, path: str, default: Any = OMIT) -> Any:
+        """The user's preference at `path`; the default when running blind."""
+        return default if self.blind else self.user.pref(path)
+
+    def contact(self, relation: str) -> dict[str, str]:
+        """The user's first common contact with `relation` (name, email); a placeholder when blind."""
+        if self.blind:
+            return {"name": "there", "email": BLIND_CONTACT, "relation": relation}
+        for person in self.user.pref("email.common_contacts"):
+            if person["relation"] == relation:
+                return person
+        raise ReferenceError(f"user {self.user.id} has no contact with relation {relation!r}")
+
+    def call(self, name: str, **arguments: Any) -> Any:
+        """Run a tool; returns its result. Arguments equal to OMIT are left out."""
+        arguments = {k: v for k, v in arguments.items() if v is not OMIT}
+        self._calls += 1
+        call_id = f"call_{self._calls}"
+        self.messages.append({"role": "assistant", "content": None, "tool_calls": [{
+            "id": call_id, "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}]})
+        response = self.world.call(name, arguments)
+        self.messages.append({"role": "tool", "tool_call_id": call_id, "name": name,
+                              "content": json.dumps(response, ensure_ascii=False)})
+        if "error" in response:
+            if self.blind:
+                raise _BlindStop(response["error"]["message"])
+            raise ReferenceError(f"case {self.case.id}: {name}({arguments}) failed: {response['error']}")
+        return response["result"]
+
+    def say(self, text: str) -> None:
+        """The final answer to the user."""
+        self.answer = text
+        self.messages.append({"role": "assistant", "content": text})
+
+
+def run_policy(case: Case, world: World, *, blind: bool = False, include_profile: bool = True) -> list[dict]:
+    """Run the case's reference solver in `world`; returns the OpenAI messages of the trajectory."""
+    from tooltune.sandbox.tasks import all_instructions
+    from tooltune.sandbox.tasks.base import REGISTRY
+
+    if not REGISTRY:
+        all_instructions()
+    task = REGISTRY.get(case.instruction.id)
+    if task is None:
+        raise KeyError(f"no reference solver for instruction {case.instruction.id!r}")
+    session = Session(case, world, blind=blind, include_profile=include_profile)
+    try:
+        task.solve(session)
+    except _BlindStop as stop:
+        session.say(f"Sorry, I could not finish this: {stop}")
+    except (LookupError, StopIteration) as stop:
+        if not blind:
+            raise
+        # generic arguments can leave the blind policy without a usable result (e.g. nothing found)
+        session.say(f"Sorry, I could not finish this ({type(stop).__name__}).")
+    if session.answer is None:
+        raise ReferenceError(f"case {case.id}: the solver gave no final answer")
+    return session.messages
+
+
+def gold_trajectory(case: Case, world: World | None = None, include_profile: bool = True) -> list[dict]:
+    """System + user + assistant tool calls + tool results + final answer, honouring preferences.
+
+    Without a world, one is opened from the built-in suite (and closed afterwards).
+    """
+    if world is not None:
+        return run_policy(case, world, include_profile=include_profile)
+    from tooltune.sandbox.suite import builtin_suite
+
+    with builtin_suite().open_world(case) as own:
+        return run_policy(case, own, include_profile=include_profile)
+
+
+def blind_trajectory(case: Case, world: World) -> list[dict]:
+    """The preference-blind baseline: same solver, every preference replaced by its default."""
+    return run_policy(case, world, blind=True)

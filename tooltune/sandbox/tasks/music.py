@@ -1,0 +1,129 @@
+"""Music instructions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.tasks.base import (
+    arg, arg_row, called, day, personal, pref, proactive, task,
+)
+from tooltune.sandbox.tools import format_time
+
+VOLUME_OK = arg("play_music", "volume_level", "within", pref("music.volume_range"))
+
+
+def _titles(tracks: list[dict]) -> str:
+    return ", ".join(f"\"{t['title']}\" by {t['artist']}" for t in tracks)
+
+
+@task("music-play-01", "Play some music I like.", at=day(0, "07:30"), location="Home", apps=["music"],
+      tools=["get_music_list_in_favorites", "search_music", "play_music"], keypoints=[
+          personal("Look at the user's favourites with get_music_list_in_favorites.", called("get_music_list_in_favorites")),
+          personal("Play a track of the user's favourite genres.",
+                   arg_row("play_music", "music_name", "tracks", "genre", "in", pref("music.genres"), key="title")),
+          personal("Play at the user's preferred volume level.", VOLUME_OK),
+          proactive("Offer other suggestions besides the track being played."),
+          proactive("Take the time of day (early morning) into account in the choice of music and volume."),
+      ])
+def play_liked(s: Session) -> None:
+    favorites = s.call("get_music_list_in_favorites")
+    genres = s.pref("music.genres", [])
+    liked = [t for t in favorites if t["genre"] in genres] or favorites
+    track, volume = liked[0], s.pref("music.volume", 50)
+    s.call("play_music", music_name=track["title"], volume_level=volume)
+    s.say(f"Now playing \"{track['title']}\" by {track['artist']} ({track['genre']}) at volume {volume}. "
+          f"From your favourites I could follow with {_titles(liked[1:3])}. Would you like something new "
+          "in a different style instead?")
+
+
+@task("music-focus-02", "I need to concentrate on work for the next two hours - put on something that helps me focus.",
+      at=day(0, "10:00"), location="Office", apps=["music", "calendar"],
+      tools=["search_music", "play_music", "add_alarm"], keypoints=[
+          personal("Play the genre the user prefers for focused work.",
+                   arg_row("play_music", "music_name", "tracks", "genre", "equals", pref("music.focus_genre"), key="title")),
+          personal("Keep the volume in the user's preferred range.", VOLUME_OK),
+          proactive("Set an alarm for the end of the two-hour focus block.", called("add_alarm")),
+          proactive("Suggest a short break or stretching after the focus session."),
+      ])
+def focus_music(s: Session) -> None:
+    tracks = s.call("search_music", genre=s.pref("music.focus_genre", OMIT))
+    track = next((t for t in tracks if t["mood"] == "focused"), tracks[0])
+    volume = s.pref("music.volume", 50)
+    s.call("play_music", music_name=track["title"], volume_level=volume)
+    end = s.now + timedelta(hours=2)
+    s.call("add_alarm", alarm_time=format_time(end), message="Focus block over - stand up and take a break")
+    s.say(f"Playing \"{track['title']}\" by {track['artist']} ({track['genre']}) at volume {volume} to help you "
+          f"focus. I set an alarm for {end:%H:%M} so you know when the two hours are up - then take a short "
+          "break and stretch.")
+
+
+@task("music-relax-03", "Long day. Play something relaxing and dim the living room lights.",
+      at=day(0, "21:00"), location="Home", apps=["music", "smart_home"],
+      tools=["search_music", "play_music", "control_light_in_home"], keypoints=[
+          personal("Play the genre the user relaxes to.",
+                   arg_row("play_music", "music_name", "tracks", "genre", "equals", pref("music.relax_genre"), key="title")),
+          personal("Keep the volume in the user's preferred range.", VOLUME_OK),
+          personal("Use the user's preferred light colour.", arg("control_light_in_home", "color", "equals", pref("smart_home.light_color"))),
+          proactive("Dim below the user's usual brightness.",
+                    arg("control_light_in_home", "brightness", "lt", pref("smart_home.light_brightness"))),
+          proactive("Suggest a wind-down routine (tea, bath, screens off) for the evening."),
+      ])
+def relax(s: Session) -> None:
+    tracks = s.call("search_music", genre=s.pref("music.relax_genre", OMIT))
+    track = next((t for t in tracks if t["mood"] in ("calm", "mellow", "dreamy")), tracks[0])
+    volume = s.pref("music.volume_range", [50, 50])[0]
+    s.call("play_music", music_name=track["title"], volume_level=volume)
+    brightness = max(10, s.pref("smart_home.light_brightness", 60) // 2)
+    s.call("control_light_in_home", action="on", location="living room", brightness=brightness,
+           color=s.pref("smart_home.light_color", OMIT))
+    s.say(f"Playing \"{track['title']}\" by {track['artist']} softly at volume {volume}, and the living room "
+          f"lights are dimmed to {brightness}%. Maybe a warm drink or a bath, and screens off soon? I can run "
+          "the bath if you like.")
+
+
+@task("music-artist-04", "Play a song by my favourite artist and add another of their songs to my favourites.",
+      at=day(0, "19:00"), location="Home", apps=["music"],
+      tools=["get_music_list_in_favorites", "search_music", "play_music", "add_music_to_favorites"], keypoints=[
+          personal("Play a track by one of the user's favourite artists.",
+                   arg_row("play_music", "music_name", "tracks", "artist", "in", pref("music.favorite_artists"), key="title")),
+          personal("Add a new track by a favourite artist to the favourites.",
+                   arg_row("add_music_to_favorites", "music_name", "tracks", "artist", "in",
+                           pref("music.favorite_artists"), key="title")),
+          personal("Play at the user's preferred volume level.", VOLUME_OK),
+          proactive("Suggest similar artists the user might enjoy."),
+      ])
+def favourite_artist(s: Session) -> None:
+    favorites = s.call("get_music_list_in_favorites")
+    artist = s.pref("music.favorite_artists", [favorites[0]["artist"]])[0]
+    found = [t for t in s.call("search_music", query=artist, limit=20) if t["artist"] == artist]
+    favorite_titles = {t["title"] for t in favorites}
+    known = next(t for t in found if t["title"] in favorite_titles)
+    fresh = next(t for t in found if t["title"] not in favorite_titles)
+    volume = s.pref("music.volume", 50)
+    s.call("play_music", music_name=known["title"], volume_level=volume)
+    s.call("add_music_to_favorites", music_name=fresh["title"])
+    s.say(f"Playing \"{known['title']}\" by {artist} at volume {volume}, and I added their \"{fresh['title']}\" "
+          f"to your favourites. If you like {known['genre']}, I can look for similar artists too.")
+
+
+@task("music-wake-05", "Wake me up with some good music tomorrow at my usual time.",
+      at=day(0, "22:00"), location="Home", apps=["music", "calendar"],
+      tools=["get_music_list_in_favorites", "view_events_in_calendar_by_providing_time_range", "add_alarm"], keypoints=[
+          personal("Set the alarm at the user's usual wake-up time tomorrow.",
+                   arg("add_alarm", "alarm_time", "equals", {"at": [1, pref("calendar.wake_up_time")]})),
+          personal("Choose an upbeat track from the user's favourites for the alarm."),
+          proactive("Check tomorrow's calendar for early commitments.",
+                    called("view_events_in_calendar_by_providing_time_range")),
+          proactive("Mention tomorrow's first event so the user can plan the morning."),
+      ])
+def wake_music(s: Session) -> None:
+    favorites = s.call("get_music_list_in_favorites")
+    events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(1), end_time=day(1))
+    upbeat = [t for t in favorites if t["mood"] in ("upbeat", "energetic", "bright")] or favorites
+    wake = s.pref("calendar.wake_up_time", "07:00")
+    track = upbeat[0]
+    s.call("add_alarm", alarm_time=f"{day(1)} {wake}:00", message=f"Good morning! Playing \"{track['title']}\"")
+    first = f" Your first event is \"{events[0]['title']}\" at {events[0]['start_time'][11:16]}." if events else \
+        " Your calendar is free tomorrow."
+    s.say(f"Done: tomorrow at {wake} your alarm will play \"{track['title']}\" by {track['artist']}.{first}")
