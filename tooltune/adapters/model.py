@@ -82,10 +82,10 @@ def plan_full_tuned(model: nn.Module, config: AdapterConfig) -> list[str]:
             if name and isinstance(m, nn.Linear) and not _inside_adapter(model, name) and config.fully_tunes(name)]
 
 
-def adapter_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
-    """Parameters saved with the adapter: adapter-owned ones plus those of fully tuned base linears."""
+def adapter_parameters(model: nn.Module, include_full_tune: bool = True) -> dict[str, nn.Parameter]:
+    """Parameters saved with the adapter: adapter-owned ones plus (by default) those of fully tuned base linears."""
     owned = {id(p) for m in adapter_modules(model).values() for _, p in m.adapter_named_parameters()}
-    full = tuple(name + "." for name in full_tune_module_names(model))
+    full = tuple(name + "." for name in full_tune_module_names(model)) if include_full_tune else ()
     return {name: p for name, p in model.named_parameters()
             if id(p) in owned or (full and name.startswith(full))}
 

@@ -5,6 +5,9 @@ Each method module (train_citi, train_continual, train_internalize) adds its own
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
 from tooltune.cli import train_citi, train_continual, train_internalize
@@ -15,5 +18,42 @@ train_continual.register(app)
 train_internalize.register(app)
 
 
+def importance(
+    data: Path = typer.Option(..., "--data", exists=True, dir_okay=False, help="SFT JSONL of the ability to score "
+                              "(e.g. tool-use conversations)."),
+    out: Path = typer.Option(..., "--out", help="JSON file to write; a heat map per ability goes beside it (.svg)."),
+    model: str = typer.Option("smollm2", "--model", "-m", help="smollm2 (embedded) | PATH to a HF checkpoint."),
+    ability: str = typer.Option("tool", "--ability", help="Name of the ability --data stands for."),
+    general: bool = typer.Option(True, "--general/--no-general", help="Also score general ability on the "
+                                 "calibration half of Python's documentation."),
+    max_examples: Optional[int] = typer.Option(None, "--max-examples", min=1),
+    batches: int = typer.Option(8, "--batches", min=1, help="Batches of 2 to accumulate gradients over."),
+    max_length: int = typer.Option(512, "--max-length", min=16),
+    aggregate: str = typer.Option("sum", "--aggregate", help="sum | mean of |theta * grad| over a module."),
+) -> None:
+    """Gradient importance |theta * dL/dtheta| of every layer x linear module for one or more abilities."""
+    from tooltune.methods.citi import general_rows
+    from tooltune.methods.citi_compare import load_model_spec
+    from tooltune.methods.importance import compute_importance, heatmap_svg, save_importance
+    from tooltune.train.data import load_sft_jsonl
+
+    if aggregate not in ("sum", "mean"):
+        raise typer.BadParameter("use sum or mean", param_hint="--aggregate")
+    net, tokenizer = load_model_spec(model)()
+    examples = load_sft_jsonl(data)[:max_examples]
+    scores = [compute_importance(net, tokenizer, examples, ability, max_length, 2, batches, aggregate)]  # type: ignore[arg-type]
+    if general:
+        rows = general_rows(tokenizer, 2 * batches, min(256, max_length))
+        scores.append(compute_importance(net, tokenizer, rows, "general", max_length, 2, batches, aggregate))  # type: ignore[arg-type]
+    path = save_importance(scores, out)
+    for item in scores:
+        svg = path.with_name(f"{path.stem}.{item.ability}.svg")
+        svg.write_text(heatmap_svg(item))
+        top = ", ".join(item.ranked()[:5])
+        typer.echo(f"{item.ability}: top components {top}  (heat map: {svg})")
+    typer.echo(f"wrote {path}")
+
+
 def register_top_level(root: typer.Typer) -> None:
     """Add top-level commands that belong to training (`tooltune importance`)."""
+    root.command("importance")(importance)

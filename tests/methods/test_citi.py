@@ -1,0 +1,69 @@
+"""CITI: the plan from importance scores, and the three-stage training on a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.train.tiny import tiny_llama, tiny_tokenizer
+from tooltune.adapters import MoLoRALinear, load_adapter
+from tooltune.methods.citi import CITISettings, plan_citi, train_citi
+from tooltune.methods.importance import ImportanceScores
+from tooltune.train import TrainConfig
+
+KINDS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _name(layer: int, kind: str) -> str:
+    group = "mlp" if kind in ("gate_proj", "up_proj", "down_proj") else "self_attn"
+    return f"model.layers.{layer}.{group}.{kind}"
+
+
+def test_plan_takes_top_tool_components_and_least_general_down_proj() -> None:
+    names = [_name(layer, kind) for layer in range(10) for kind in KINDS]  # 70 components
+    tool = ImportanceScores("tool", {n: float(i) for i, n in enumerate(names)})  # later = more important
+    general = ImportanceScores("general", {n: float(len(names) - i) for i, n in enumerate(names)})
+    plan = plan_citi(tool, general, top_fraction=0.2, full_fraction=0.2)
+    assert plan.molora_modules == sorted(names[-14:], key=names.index)
+    # least important for general = the latest layers' down_proj, but layers 8-9 already hold MoLoRA
+    assert plan.full_tune_modules == [_name(6, "down_proj"), _name(7, "down_proj")]
+    assert set(plan.frozen_modules) == set(names) - set(plan.molora_modules) - set(plan.full_tune_modules)
+    with pytest.raises(ValueError, match="different components"):
+        plan_citi(tool, ImportanceScores("general", {names[0]: 1.0}))
+
+
+EXAMPLES = [{"messages": [{"role": "user", "content": f"weather in {c}"},
+                          {"role": "assistant", "content": f"the weather in {c} is ok"}]}
+            for c in ("paris", "berlin", "rome", "paris")]
+
+
+def test_train_citi_stages_touch_only_their_components(tmp_path) -> None:
+    tok = tiny_tokenizer()
+    model = tiny_llama(len(tok))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    settings = CITISettings(num_experts=2, r=2, alpha=4.0, top_fraction=0.25, full_fraction=0.5,
+                            stage_epochs=(1, 1, 1), stage_learning_rates=(1e-2, 1e-2, 1e-3), importance_batches=2)
+    config = TrainConfig(output_dir=str(tmp_path), batch_size=2, max_length=64, disable_tqdm=True)
+    result = train_citi(model, tok, EXAMPLES, config, settings)
+    plan = result.plan
+    assert len(plan.molora_modules) == 4 and len(plan.full_tune_modules) == 1
+    assert [s.name for s in result.stages] == ["molora", "molora-continue", "full-components"]
+    for name in plan.molora_modules:
+        assert isinstance(model.get_submodule(name), MoLoRALinear)
+    params = dict(model.named_parameters())
+    for name, value in before.items():
+        module = name.rsplit(".", 1)[0]
+        wrapped = name.replace(module, module + ".base") if module in plan.molora_modules else name
+        if module in plan.full_tune_modules:
+            assert not torch.equal(params[name], value), f"{name} should have been tuned"
+        else:
+            assert torch.equal(params[wrapped], value), f"{name} should be frozen"
+    saved = json.loads((tmp_path / "plan.json").read_text())
+    assert saved["full_tune_modules"] == plan.full_tune_modules
+
+    ids = torch.randint(0, len(tok), (1, 12))
+    fresh = tiny_llama(len(tok))
+    load_adapter(fresh, result.adapter_dir)
+    assert torch.equal(fresh(ids).logits, model(ids).logits)

@@ -1,0 +1,140 @@
+"""CITI (Hao et al., AAAI 2025): inject tool use without losing general ability.
+
+Plan from component importance: Mixture-of-LoRA on the top-p% components for tool use, full tuning of the
+q% `down_proj` modules least important for general ability, everything else frozen. Three stages on the
+shared trainer: MoLoRA (routers + experts), MoLoRA continued, then the fully tuned components alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from tooltune.adapters import MoLoRAConfig, adapter_parameters, full_tune_module_names, inject_adapters, save_adapter
+from tooltune.methods.importance import (
+    ImportanceScores,
+    component_sort_key,
+    compute_importance,
+    load_importance,
+    save_importance,
+)
+from tooltune.methods.retention import general_text
+from tooltune.train import Stage, StageResult, TrainConfig, train_stages
+from tooltune.train.data import Example
+
+
+class CITISettings(BaseModel):
+    """Defaults are the CITI release's: 4 experts, rank 8, alpha 2, balance 0.01, top 20%, 10% of down_proj,
+    stages of 1 and 2 epochs at 2e-4, then the full-tuning stage at 2e-5."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_experts: int = Field(4, ge=1)
+    r: int = Field(8, ge=1)
+    alpha: float = Field(2.0, gt=0)
+    top_k: int | None = Field(None, ge=1)
+    balance_weight: float = Field(0.01, ge=0)
+    top_fraction: float = Field(0.2, gt=0, le=1)
+    full_fraction: float = Field(0.1, ge=0, le=1)
+    full_kind: str = "down_proj"
+    stage_epochs: tuple[float, float, float] = (1.0, 2.0, 1.0)
+    stage_learning_rates: tuple[float, float, float] = (2e-4, 2e-4, 2e-5)
+    importance_batches: int = Field(8, ge=1)
+    importance_max_length: int = Field(512, ge=16)
+
+
+@dataclass
+class CITIPlan:
+    """Which components get MoLoRA, which are tuned in full; the rest stay frozen."""
+
+    molora_modules: list[str]
+    full_tune_modules: list[str]
+    frozen_modules: list[str]
+
+    def adapter_config(self, settings: CITISettings) -> MoLoRAConfig:
+        return MoLoRAConfig(target_modules=list(self.molora_modules), full_tune_modules=list(self.full_tune_modules),
+                            num_experts=settings.num_experts, r=settings.r, alpha=settings.alpha,
+                            top_k=settings.top_k, balance_weight=settings.balance_weight)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return asdict(self)
+
+
+def plan_citi(tool: ImportanceScores, general: ImportanceScores, top_fraction: float = 0.2,
+              full_fraction: float = 0.1, full_kind: str = "down_proj") -> CITIPlan:
+    """Top `top_fraction` of components by tool importance -> MoLoRA; the `full_fraction` of `full_kind`
+    modules (outside the MoLoRA set) least important for general ability -> full tuning."""
+    if set(tool.scores) != set(general.scores):
+        raise ValueError("general: the two importance files score different components")
+    ranked = tool.ranked()
+    molora = ranked[:max(1, math.ceil(top_fraction * len(ranked)))]
+    kind_total = len(general.ranked(full_kind))
+    candidates = [n for n in reversed(general.ranked(full_kind)) if n not in molora]
+    full = candidates[:round(full_fraction * kind_total)] if full_fraction > 0 else []
+    chosen = set(molora) | set(full)
+    return CITIPlan(sorted(molora, key=component_sort_key), sorted(full, key=component_sort_key),
+                    [n for n in sorted(tool.scores, key=component_sort_key) if n not in chosen])
+
+
+def general_rows(tokenizer: Any, count: int, length: int) -> list[dict[str, list[int]]]:
+    """Language-modelling rows (all tokens labelled) from the calibration half of the general text."""
+    ids = tokenizer(general_text("calibration"), add_special_tokens=False)["input_ids"]
+    rows = [ids[i:i + length] for i in range(0, len(ids) - length + 1, length)][:count]
+    return [{"input_ids": r, "labels": list(r), "attention_mask": [1] * len(r)} for r in rows]
+
+
+def citi_importance(model: nn.Module, tokenizer: Any, examples: Sequence[Example],
+                    settings: CITISettings) -> tuple[ImportanceScores, ImportanceScores]:
+    """Tool importance on the training conversations, general importance on calibration text."""
+    tool = compute_importance(model, tokenizer, examples, "tool", settings.importance_max_length, batch_size=2,
+                              max_batches=settings.importance_batches)
+    rows = general_rows(tokenizer, 2 * settings.importance_batches, min(256, settings.importance_max_length))
+    general = compute_importance(model, tokenizer, rows, "general", settings.importance_max_length, batch_size=2,
+                                 max_batches=settings.importance_batches)
+    return tool, general
+
+
+def citi_stages(model: nn.Module, examples: Sequence[Example], settings: CITISettings) -> list[Stage]:
+    """The three stages over a model that already holds the plan's MoLoRA + full-tune config."""
+    experts = set(adapter_parameters(model, include_full_tune=False))
+    full = set(full_tune_module_names(model))
+    (e1, e2, e3), (lr1, lr2, lr3) = settings.stage_epochs, settings.stage_learning_rates
+    stages = [Stage("molora", examples, epochs=e1, learning_rate=lr1, trainable=experts),
+              Stage("molora-continue", examples, epochs=e2, learning_rate=lr2, trainable=experts)]
+    if full and e3 > 0:
+        stages.append(Stage("full-components", examples, epochs=e3, learning_rate=lr3, trainable=full))
+    return [s for s in stages if s.epochs and s.epochs > 0]
+
+
+@dataclass
+class CITIResult:
+    plan: CITIPlan
+    stages: list[StageResult]
+    adapter_dir: Path
+
+
+def train_citi(model: nn.Module, tokenizer: Any, examples: Sequence[Example], config: TrainConfig,
+               settings: CITISettings | None = None, importance: tuple[ImportanceScores, ImportanceScores] | None = None
+               ) -> CITIResult:
+    """Score, plan, inject and train CITI on `model` in place; the adapter lands in `output_dir/adapter`."""
+    settings = settings or CITISettings()
+    out = Path(config.output_dir)
+    saved = out / "importance.json"
+    if importance is None and saved.is_file():  # a resumed run keeps the plan it started with
+        loaded = load_importance(saved)
+        importance = (loaded["tool"], loaded["general"])
+    tool, general = importance or citi_importance(model, tokenizer, examples, settings)
+    save_importance([tool, general], saved)
+    plan = plan_citi(tool, general, settings.top_fraction, settings.full_fraction, settings.full_kind)
+    (out / "plan.json").write_text(json.dumps(plan.to_dict(), indent=1) + "\n")
+    inject_adapters(model, plan.adapter_config(settings))
+    results = train_stages(model, tokenizer, citi_stages(model, examples, settings), config)
+    adapter_dir = save_adapter(model, out / "adapter", metadata={"method": "citi", **settings.model_dump()})
+    return CITIResult(plan, results, adapter_dir)

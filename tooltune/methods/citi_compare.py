@@ -1,0 +1,158 @@
+"""One command, one table: base model, plain LoRA, full fine-tuning and CITI trained on the same tool data
+and scored the same way (tool-call accuracy on held-out conversations + retention of general ability).
+
+Each method starts from a freshly loaded model and writes `OUT/<method>/result.json`; a rerun skips methods
+that already have a result and resumes an interrupted one from its checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from tooltune.adapters import LoRAConfig, inject_adapters, save_adapter
+from tooltune.methods.citi import CITISettings, train_citi
+from tooltune.methods.retention import retention_check
+from tooltune.train import Stage, TrainConfig, train_stages
+from tooltune.train.data import Example
+from tooltune.train.eval import tool_call_accuracy
+
+METHODS = ("base", "lora", "full", "citi")
+ALL_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+ModelLoader = Callable[[], tuple[nn.Module, Any]]
+
+
+class CompareSettings(BaseModel):
+    """Shared knobs; every trained method sees the same examples, batch size, sequence length and epochs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: float = Field(3.0, gt=0)
+    adapter_lr: float = Field(2e-4, gt=0)
+    full_lr: float = Field(2e-5, gt=0)
+    lora_r: int = Field(8, ge=1)
+    lora_alpha: float = Field(16.0, gt=0)
+    batch_size: int = Field(4, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_length: int = Field(512, ge=16)
+    seed: int = 0
+    eval_max_new_tokens: int = Field(64, ge=1)
+    eval_batch_size: int = Field(8, ge=1)
+    retention_windows: int = Field(8, ge=1)
+    retention_window: int = Field(256, ge=16)
+    cloze_items: int = Field(60, ge=1)
+    citi: CITISettings = Field(default_factory=CITISettings)
+
+
+def load_model_spec(spec: str) -> ModelLoader:
+    """A loader of fresh (model, tokenizer) pairs for any local model spec of `tooltune.models.registry`
+    ("smollm2" or a checkpoint directory)."""
+    def load() -> tuple[nn.Module, Any]:
+        from tooltune.models.registry import load_model
+
+        chat = load_model(spec)
+        if not hasattr(chat, "tokenizer"):
+            raise ValueError(f"--model: {spec!r} is not a local model; training needs weights")
+        return chat.model, chat.tokenizer
+
+    return load
+
+
+def train_config(settings: CompareSettings, output_dir: Path, learning_rate: float) -> TrainConfig:
+    return TrainConfig(output_dir=str(output_dir), epochs=settings.epochs, learning_rate=learning_rate,
+                       batch_size=settings.batch_size, grad_accum=settings.grad_accum, max_length=settings.max_length,
+                       seed=settings.seed, logging_steps=5, save_total_limit=1)
+
+
+def citi_settings_for(settings: CompareSettings) -> CITISettings:
+    """CITI's stage epochs scaled so its MoLoRA stages together get `epochs`, like the other methods."""
+    e1, e2, e3 = settings.citi.stage_epochs
+    scale = settings.epochs / (e1 + e2)
+    return settings.citi.model_copy(update={"stage_epochs": (e1 * scale, e2 * scale, e3 * scale),
+                                            "importance_max_length": settings.max_length})
+
+
+def train_method(method: str, model: nn.Module, tokenizer: Any, train: Sequence[Example], out: Path,
+                 settings: CompareSettings) -> dict[str, Any]:
+    """Train `model` in place with one method; return facts about what was trained."""
+    if method == "base":
+        return {"trainable_parameters": 0}
+    if method == "lora":
+        config = LoRAConfig(target_modules=ALL_LINEARS, r=settings.lora_r, alpha=settings.lora_alpha)
+        inject_adapters(model, config)
+        results = train_stages(model, tokenizer, [Stage("lora", train)], train_config(settings, out, settings.adapter_lr))
+        save_adapter(model, out / "adapter", metadata={"method": "lora"})
+        return {"trainable_parameters": results[0].trainable_parameters, "train_loss": results[-1].train_loss}
+    if method == "full":
+        results = train_stages(model, tokenizer, [Stage("full", train, trainable=lambda name: True)],
+                               train_config(settings, out, settings.full_lr))
+        return {"trainable_parameters": results[0].trainable_parameters, "train_loss": results[-1].train_loss}
+    if method == "citi":
+        citi = citi_settings_for(settings)
+        result = train_citi(model, tokenizer, train, train_config(settings, out, citi.stage_learning_rates[0]), citi)
+        return {"trainable_parameters": max(s.trainable_parameters for s in result.stages),
+                "train_loss": result.stages[-1].train_loss, "molora_modules": len(result.plan.molora_modules),
+                "full_tune_modules": result.plan.full_tune_modules}
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def run_method(method: str, load: ModelLoader, train: Sequence[Example], evaluate: Sequence[Example], out_dir: Path,
+               settings: CompareSettings) -> dict[str, Any]:
+    """Train (unless base) and score one method; cached in `out_dir/method/result.json`."""
+    out = out_dir / method
+    done = out / "result.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = load()
+    started = time.perf_counter()
+    facts = train_method(method, model, tokenizer, train, out, settings)
+    trained = time.perf_counter()
+    tools = tool_call_accuracy(model, tokenizer, evaluate, batch_size=settings.eval_batch_size,
+                               max_new_tokens=settings.eval_max_new_tokens)
+    retention = retention_check(model, tokenizer, window=settings.retention_window,
+                                max_windows=settings.retention_windows, cloze_count=settings.cloze_items,
+                                seed=settings.seed)
+    row = {"method": method, **tools.summary(), **retention.summary(), **facts,
+           "train_seconds": round(trained - started, 1), "eval_seconds": round(time.perf_counter() - trained, 1)}
+    (out / "tool_calls.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in tools.details))
+    done.write_text(json.dumps(row, indent=1) + "\n")
+    return row
+
+
+def compare_methods(methods: Sequence[str], load: ModelLoader, train: Sequence[Example],
+                    evaluate: Sequence[Example], out_dir: str | Path, settings: CompareSettings | None = None
+                    ) -> list[dict[str, Any]]:
+    """Run the methods in order; write `results.json` and `table.md` in `out_dir`."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"methods: unknown {unknown}; choose from {METHODS}")
+    settings = settings or CompareSettings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "settings.json").write_text(settings.model_dump_json(indent=1) + "\n")
+    rows = [run_method(m, load, train, evaluate, out, settings) for m in methods]
+    (out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "table.md").write_text(results_table(rows))
+    return rows
+
+
+def results_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of the comparison."""
+    lines = ["| method | tool call exact | tool name | no call | general ppl | cloze acc | trainable params | "
+             "train s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['exact_accuracy']:.3f} | {r['name_accuracy']:.3f} | "
+                     f"{r['no_call_rate']:.3f} | {r['general_perplexity']:.2f} | {r['cloze_accuracy']:.3f} | "
+                     f"{r['trainable_parameters']:,} | {r['train_seconds']:.0f} |")
+    n = rows[0]["positions"] if rows else 0
+    cloze = rows[0]["cloze_items"] if rows else 0
+    lines.append(f"\n{n} held-out tool-calling positions; cloze: {cloze} four-way items (chance 0.25).\n")
+    return "\n".join(lines)
