@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from tooltune.models.base import ChatModel
 
 MODEL_HELP = "smollm2 (embedded default) | PATH to a Hugging Face checkpoint | openai:URL#MODEL"
 
@@ -21,22 +24,10 @@ def chat(
 ) -> None:
     """Ask a model one question and print its answer and how long loading took."""
     from tooltune.models.base import ModelError
-    from tooltune.models.registry import load_model
     from tooltune.models.types import GenerationConfig
 
-    from tooltune.models.embedded import EMBEDDED_NAME, is_cached
-
     try:
-        source = ""
-        if not model.startswith("openai:"):
-            import_start = time.perf_counter()
-            import transformers  # noqa: F401 - timed apart from the model load itself
-
-            source = f", +{time.perf_counter() - import_start:.2f} s importing torch/transformers"
-        if model.strip().lower() == EMBEDDED_NAME:
-            source += ", from cache" if is_cached() else ", converted from GGUF and cached"
-        backend = load_model(model, adapter=adapter)
-        typer.echo(f"[{backend.name} loaded in {backend.load_seconds:.2f} s{source}]", err=True)  # type: ignore[attr-defined]
+        backend = _load_and_report(model, adapter)
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
         answer = backend.chat(messages, config=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature))
     except ModelError as exc:
@@ -45,6 +36,25 @@ def chat(
     typer.echo(answer.content or "")
     for call in answer.tool_calls:
         typer.echo(f"tool call: {call.name}({call.arguments})")
+
+
+def _load_and_report(spec: str, adapter: Optional[Path]) -> ChatModel:
+    """Load a backend and print its load time, apart from the one-off torch/transformers import."""
+    from tooltune.models.embedded import EMBEDDED_NAME, is_cached
+    from tooltune.models.registry import OPENAI_PREFIX, load_model
+
+    notes = []
+    if not spec.startswith(OPENAI_PREFIX):
+        start = time.perf_counter()
+        import torch  # noqa: F401
+        from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel  # noqa: F401
+
+        notes.append(f"+{time.perf_counter() - start:.2f} s importing torch/transformers")
+    if spec.strip().lower() == EMBEDDED_NAME:
+        notes.append("from cache" if is_cached() else "converted from GGUF and cached")
+    backend = load_model(spec, adapter=adapter)
+    typer.echo(f"[{backend.name} loaded in {backend.load_seconds:.2f} s{''.join(', ' + n for n in notes)}]", err=True)
+    return backend
 
 
 def models() -> None:
