@@ -189,3 +189,25 @@ def test_ten_megabyte_arguments(fmt):
 def test_many_unclosed_braces_stay_linear():
     result = parse_tool_calls("{" * 1_000_000 + '{"name": "get_weather"', TOOLS)
     assert result.tool_calls == [] and "truncated" in result.errors[0]
+
+
+def test_random_mutations_never_raise():
+    import random
+
+    rng = random.Random(1234)
+    seeds = [fmt(name, args) for fmt, name, args in VALID] + [w for w, _ in WRONG] + FREE_TEXT
+    alphabet = '{}[]":,\\ \n<>/_tool_callActionInput: é🎵'
+    for _ in range(600):
+        text = list(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            position = rng.randint(0, len(text))
+            action = rng.random()
+            if action < 0.4:
+                text.insert(position, rng.choice(alphabet))
+            elif action < 0.8 and text:
+                del text[min(position, len(text) - 1)]
+            else:
+                text = text[:position]
+        result = parse_tool_calls("".join(text), TOOLS)
+        assert all(isinstance(error, str) and error for error in result.errors)
+        assert all(call.name in TOOLS and isinstance(call.arguments, dict) for call in result.tool_calls)
