@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from tooltune.methods.internalize.compress import Compressor
 from tooltune.methods.internalize.schedule import StagePlan
 
-TASK_INSTRUCTION = "Solve the problem step by step. End with 'Answer: <number>'."
+TASK_INSTRUCTION = "Solve step by step. End with 'Answer: <number>'."
 
 
 @dataclass(frozen=True)

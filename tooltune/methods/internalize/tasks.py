@@ -33,9 +33,8 @@ DEFAULT_RULES: tuple[UnitRule, ...] = (
 )
 
 LEARNING_SUMMARY = (
-    "Learning summary: 1. Find the total amount in the original unit first (add or multiply the counts). "
-    "2. Look up the conversion rule between the two units. "
-    "3. Multiply the total by the conversion factor. 4. State the final number."
+    "Learning summary: 1. Total the amount in the first unit (add or multiply the counts). "
+    "2. Multiply the total by the conversion factor."
 )
 
 

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tqdm import tqdm
+
 from tooltune.methods.internalize.tasks import TaskItem
 from tooltune.models.base import ChatModel
 from tooltune.models.types import GenerationConfig
@@ -55,7 +57,13 @@ class Teaching:
 class Teacher(Protocol):
     name: str
 
-    def teach(self, item: TaskItem) -> Teaching: ...
+    def teach(self, item: TaskItem) -> Teaching:
+        """Rationales (wrong ones dropped) and knowledge for a training question."""
+        ...
+
+    def knowledge(self, item: TaskItem) -> str:
+        """Knowledge alone (for test questions of the knowledge-augmented prompting baseline)."""
+        ...
 
 
 def keep_correct(rationales: list[str], gold: str) -> tuple[list[str], int]:
@@ -74,14 +82,17 @@ class DeterministicTeacher:
             raise ValueError(f"num_rationales must be >= 1, got {num_rationales}")
         self.num_rationales = num_rationales
 
+    def knowledge(self, item: TaskItem) -> str:
+        if item.knowledge is None:
+            raise ValueError(f"item {item.id!r} has no code-written knowledge; use a ChatModelTeacher for this task")
+        return item.knowledge
+
     def teach(self, item: TaskItem) -> Teaching:
-        if not item.rationales or item.knowledge is None:
-            raise ValueError(
-                f"item {item.id!r} has no code-written rationales/knowledge; use a ChatModelTeacher for this task"
-            )
+        if not item.rationales:
+            raise ValueError(f"item {item.id!r} has no code-written rationales; use a ChatModelTeacher for this task")
         written = item.rationales[: self.num_rationales]
         kept, dropped = keep_correct(written, item.answer)
-        return Teaching(item.id, kept, item.knowledge, dropped, raw=list(written))
+        return Teaching(item.id, kept, self.knowledge(item), dropped, raw=list(written))
 
 
 RATIONALE_PROMPT = (
@@ -114,15 +125,27 @@ class ChatModelTeacher:
             config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=i)
             reply = self.model.chat([{"role": "user", "content": RATIONALE_PROMPT.format(question=item.question)}], None, config)
             raw.append((reply.content or "").strip())
-        knowledge_reply = self.model.chat(
+        kept, dropped = keep_correct(raw, item.answer)
+        return Teaching(item.id, kept, self.knowledge(item), dropped, raw=raw)
+
+    def knowledge(self, item: TaskItem) -> str:
+        reply = self.model.chat(
             [{"role": "user", "content": KNOWLEDGE_PROMPT.format(question=item.question)}],
             None,
             GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0),
         )
-        kept, dropped = keep_correct(raw, item.answer)
-        return Teaching(item.id, kept, (knowledge_reply.content or "").strip(), dropped, raw=raw)
+        return (reply.content or "").strip()
 
 
 def teach_all(teacher: Teacher, items: list[TaskItem]) -> list[Teaching]:
     """Teach every item; items left with no correct rationale are still returned (with none) for accounting."""
-    return [teacher.teach(item) for item in items]
+    return [teacher.teach(item) for item in tqdm(items, desc=f"teacher {teacher.name}", leave=False)]
+
+
+def make_teacher(spec: str, *, num_rationales: int = 2, temperature: float = 0.8) -> Teacher:
+    """`deterministic` (code-written, generated tasks only) or any model spec of the model layer."""
+    if spec == "deterministic":
+        return DeterministicTeacher(num_rationales)
+    from tooltune.models.registry import load_model
+
+    return ChatModelTeacher(load_model(spec), num_rationales=num_rationales, temperature=temperature)

@@ -1,0 +1,228 @@
+"""Internalizing a user profile: the personal agent learns the user's preferences and stops needing them
+in its prompt.
+
+The knowledge is the sandbox user's rendered profile (persona + the concrete preferences of the apps
+involved); training data are that user's gold trajectories, whose system message holds the profile compressed
+to S_t at stage t and no profile at the last stage. Evaluation runs held-out instructions of the same user
+through the benchmark's agent loop and counts the deterministic personalization checks passed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from statistics import mean
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tooltune.methods.internalize.accounting import count_parameters, forward_flops
+from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor, make_compressor
+from tooltune.methods.internalize.prompts import compress_for_stage
+from tooltune.methods.internalize.recipe import StudentLoader
+from tooltune.methods.internalize.schedule import DecaySchedule, StagePlan
+from tooltune.methods.internalize.training import StudentTraining, add_lora, train_curriculum
+
+
+class ProfileConfig(BaseModel):
+    """Knobs of the profile experiment (sized for a CPU: gold trajectories are 1.3-1.9 k tokens)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output_dir: str
+    user: str
+    n_train: int = Field(3, ge=1, description="training instructions of the user")
+    n_test: int = Field(2, ge=1, description="held-out instructions of the user")
+    seed: int = 0
+    stages: int = Field(3, ge=2)
+    total_epochs: float = Field(3.0, gt=0)
+    decay: Literal["linear", "exponential"] = "linear"
+    compressor: Literal["auto", "surprisal", "llmlingua"] = "auto"
+    lora_r: int = Field(32, ge=1)
+    lora_alpha: float = Field(32.0, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(1, ge=1)
+    max_length: int = Field(2048, ge=64)
+    max_turns: int = Field(4, ge=1)
+    max_new_tokens: int = Field(96, ge=8)
+
+    def schedule(self) -> DecaySchedule:
+        return DecaySchedule(stages=self.stages, examples=0, total_epochs=self.total_epochs, kind=self.decay)
+
+    def knobs(self) -> StudentTraining:
+        return StudentTraining(self.lora_r, self.lora_alpha, self.learning_rate, self.batch_size, self.max_length, self.seed)
+
+
+def user_cases(suite: Any, user_id: str) -> list[Any]:
+    """The user's cases that have a reference solver, in a stable order."""
+    from tooltune.sandbox.reference import gold_trajectory
+
+    known = sorted({c.user.id for c in suite.cases})
+    cases = [c for c in suite.cases if c.user.id == user_id]
+    if not cases:
+        raise ValueError(f"user: no sandbox user {user_id!r}; known users: {', '.join(known)}")
+    usable = []
+    for case in cases:
+        try:
+            with suite.open_world(case) as world:
+                gold_trajectory(case, world)
+        except (KeyError, LookupError, RuntimeError):
+            continue
+        usable.append(case)
+    return usable
+
+
+def split_cases(cases: list[Any], n_train: int, n_test: int, seed: int) -> tuple[list[Any], list[Any]]:
+    """Held-out instructions first (those with checkable personal key points), the rest for training."""
+    if len(cases) < n_train + n_test:
+        raise ValueError(
+            f"n_train + n_test: the user has {len(cases)} instructions with gold trajectories, asked for {n_train} + {n_test}"
+        )
+    order = list(cases)
+    random.Random(seed).shuffle(order)
+    checkable = [c for c in order if any(k.kind == "personal" and k.check for k in c.instruction.keypoints)]
+    test = checkable[:n_test] if len(checkable) >= n_test else order[:n_test]
+    train = [c for c in order if c not in test][:n_train]
+    return train, test
+
+
+def offered_tools(world: Any, case: Any) -> list[dict]:
+    """The case's tools in the order the benchmark offers them (tool-given setting)."""
+    catalogue = {s["function"]["name"]: s for s in world.tool_schemas(None)}
+    return [catalogue[name] for name in case.instruction.tools]
+
+
+def profile_text(case: Any) -> str:
+    from tooltune.sandbox.prompts import render_profile
+
+    return render_profile(case.user, case.instruction.apps)
+
+
+def stage_example(case: Any, plan: StagePlan, compressor: Compressor) -> dict:
+    """The gold trajectory of `case` with its profile compressed to this stage's share (gone at S = 0)."""
+    from tooltune.sandbox.prompts import system_prompt
+    from tooltune.sandbox.reference import gold_trajectory
+    from tooltune.sandbox.suite import builtin_suite
+
+    with builtin_suite().open_world(case) as world:
+        trajectory = gold_trajectory(case, world)
+        tools = offered_tools(world, case)
+    profile = profile_text(case)
+    kept = compress_for_stage(profile, plan, compressor)
+    if kept:
+        system = system_prompt(case, include_profile=True).replace(profile, kept)
+    else:
+        system = system_prompt(case, include_profile=False)
+    if trajectory[0]["role"] != "system":
+        raise ValueError(f"case {case.id}: gold trajectory does not start with a system message")
+    return {"messages": [{"role": "system", "content": system}, *trajectory[1:]], "tools": tools, "id": case.id}
+
+
+def personal_checks(run_dir: Path) -> tuple[int, int]:
+    """(passed, decided) personal key-point checks of a benchmark run."""
+    from tooltune.bench.store import RunStore
+
+    store = RunStore(run_dir)
+    try:
+        records = list(store.records())
+    finally:
+        store.close()
+    decided = [c for r in records for c in r.checks if c.get("kind") == "personal" and c.get("passed") is not None]
+    return sum(bool(c["passed"]) for c in decided), len(decided)
+
+
+def evaluate_condition(name: str, model: Any, tokenizer: Any, cases: list[Any], include_profile: bool,
+                       config: ProfileConfig, out: Path) -> dict:
+    """Run the held-out cases through the benchmark's FC agent loop; count personal checks passed."""
+    from tooltune.bench.config import RunConfig
+    from tooltune.bench.run import run_benchmark
+    from tooltune.models.hf_local import HFChatModel
+    from tooltune.sandbox.suite import builtin_suite
+
+    chat = HFChatModel(model, tokenizer, name=name)
+    run_config = RunConfig(model=name, cases=[c.id for c in cases], include_profile=include_profile,
+                           max_turns=config.max_turns, max_new_tokens=config.max_new_tokens, batch_size=len(cases))
+    run_dir = out / "eval" / name.replace(" ", "_").replace("/", "-")
+    result = run_benchmark(run_config, run_dir, resume=run_dir.exists(), model=chat, suite=builtin_suite(), progress=False)
+    passed, decided = personal_checks(run_dir)
+    first_prompt = [len(tokenizer(chat.render_prompt(_opening(c, include_profile), _tools(c)), add_special_tokens=False)["input_ids"])
+                    for c in cases]
+    return {"condition": name, "include_profile": include_profile, "personal_passed": passed,
+            "personal_decided": decided, "first_turn_prompt_tokens": mean(first_prompt),
+            "run_dir": str(result.run_dir)}
+
+
+def _opening(case: Any, include_profile: bool) -> list[dict]:
+    from tooltune.sandbox.prompts import episode_messages
+
+    return episode_messages(case, include_profile=include_profile)
+
+
+def _tools(case: Any) -> list[dict]:
+    from tooltune.sandbox.suite import builtin_suite
+
+    with builtin_suite().open_world(case) as world:
+        return offered_tools(world, case)
+
+
+def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, log: Callable[[str], None] = print) -> dict:
+    """Profile internalized (SKIntern decay) vs profile in the prompt vs no profile, on held-out instructions."""
+    from tooltune.sandbox.suite import builtin_suite
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = time.perf_counter()
+    suite = builtin_suite()
+    train, test = split_cases(user_cases(suite, config.user), config.n_train, config.n_test, config.seed)
+    log(f"user {config.user}: training instructions {[c.instruction.id for c in train]}, "
+        f"held out {[c.instruction.id for c in test]}")
+
+    model, tokenizer = load_student()
+    parameters = count_parameters(model)
+    compressor = make_compressor(config.compressor, model, tokenizer)
+    if isinstance(compressor, SurprisalCompressor):
+        compressor.prepare([profile_text(c) for c in train])
+    schedule = config.schedule()
+    log(schedule.describe(mean(compressor.count(profile_text(c)) for c in train)))
+    plans = schedule.plans()
+    datasets = [[stage_example(c, plan, compressor) for c in train] for plan in plans]
+    (out / "stage_samples.json").write_text(json.dumps([d[0]["messages"][0]["content"] for d in datasets], indent=1))
+
+    rows = []
+
+    def evaluate(name: str, student: Any, include_profile: bool) -> None:
+        row = evaluate_condition(name, student, tokenizer, test, include_profile, config, out)
+        row["first_turn_prompt_gflops"] = forward_flops(parameters, row["first_turn_prompt_tokens"]) / 1e9
+        rows.append(row)
+        log(f"{name}: personal checks {row['personal_passed']}/{row['personal_decided']}, first-turn prompt "
+            f"{row['first_turn_prompt_tokens']:.0f} tokens [{time.perf_counter() - clock:.0f} s]")
+
+    evaluate("untrained, profile in prompt", model, True)
+    evaluate("untrained, no profile", model, False)
+    knobs = config.knobs()
+    add_lora(model, knobs)
+    train_curriculum(model, tokenizer, datasets, [p.epochs for p in plans], knobs, out / "skintern",
+                     names=[f"S{p.index}-{p.keep_ratio:.2f}" for p in plans])
+    evaluate("profile internalized, no profile", model, False)
+    del model
+
+    control, _ = load_student()
+    add_lora(control, knobs)
+    train_curriculum(control, tokenizer, [datasets[-1]], [config.total_epochs], knobs, out / "no_profile",
+                     names=["no-profile"])
+    evaluate("trained without profile, no profile", control, False)
+
+    lines = [f"{'condition':<38} {'personal checks':>15} {'1st prompt tok':>14} {'GFLOPs':>8}"]
+    for r in rows:
+        lines.append(f"{r['condition']:<38} {r['personal_passed']:>7}/{r['personal_decided']:<7} "
+                     f"{r['first_turn_prompt_tokens']:>14.0f} {r['first_turn_prompt_gflops']:>8.1f}")
+    table = "\n".join(lines)
+    report = {"config": config.model_dump(), "train": [c.id for c in train], "test": [c.id for c in test],
+              "compressor": compressor.name, "results": rows, "seconds": time.perf_counter() - clock}
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (out / "table.txt").write_text(table + "\n")
+    log(table)
+    return report

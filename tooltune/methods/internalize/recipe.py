@@ -1,0 +1,155 @@
+"""The SKIntern experiment on a generated task: knowledge + few-shot prompting vs standard CoT distillation
+vs progressive internalization, each with accuracy, inference prompt tokens and FLOPs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from statistics import mean
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tooltune.methods.internalize.accounting import ApproachResult, count_parameters, format_table
+from tooltune.methods.internalize.compress import make_compressor
+from tooltune.methods.internalize.curriculum import (
+    TaughtSet,
+    knowledge_prompts,
+    neighbours,
+    question_prompts,
+    skintern_stages,
+    std_cot_dataset,
+)
+from tooltune.methods.internalize.evaluate import answer_all, score_answers
+from tooltune.methods.internalize.retrieve import make_retriever
+from tooltune.methods.internalize.schedule import DecaySchedule
+from tooltune.methods.internalize.tasks import DEFAULT_RULES, split_problems
+from tooltune.methods.internalize.teacher import make_teacher, teach_all
+from tooltune.methods.internalize.training import StudentTraining, add_lora, train_curriculum
+
+StudentLoader = Callable[[], tuple[Any, Any]]
+"""Returns a fresh (model, tokenizer) of the student each time it is called."""
+
+
+class InternalizeConfig(BaseModel):
+    """Every knob of one experiment; validated at the edge, errors name the field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output_dir: str
+    n_train: int = Field(24, ge=2)
+    n_test: int = Field(24, ge=1)
+    rules: int = Field(len(DEFAULT_RULES), ge=1, le=len(DEFAULT_RULES))
+    seed: int = 0
+    stages: int = Field(4, ge=2)
+    examples: int = Field(2, ge=0, description="K: few-shot examples at S = 1")
+    total_epochs: float = Field(4.0, gt=0)
+    decay: Literal["linear", "exponential"] = "linear"
+    rationales: int = Field(1, ge=1, description="rationales per training question (SKIntern: 2)")
+    teacher: str = "deterministic"
+    retriever: Literal["auto", "bm25", "embedding"] = "auto"
+    compressor: Literal["auto", "surprisal", "llmlingua"] = "auto"
+    lora_r: int = Field(32, ge=1)
+    lora_alpha: float = Field(32.0, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(8, ge=1)
+    max_length: int = Field(512, ge=16)
+    max_new_tokens: int = Field(48, ge=1)
+    eval_batch_size: int = Field(12, ge=1)
+
+    def schedule(self) -> DecaySchedule:
+        return DecaySchedule(stages=self.stages, examples=self.examples, total_epochs=self.total_epochs, kind=self.decay)
+
+    def knobs(self) -> StudentTraining:
+        return StudentTraining(self.lora_r, self.lora_alpha, self.learning_rate, self.batch_size, self.max_length, self.seed)
+
+
+def evaluate_approach(name: str, model: Any, tokenizer: Any, prompts: list[list[dict]], golds: list[str],
+                      parameters: int, config: InternalizeConfig) -> tuple[ApproachResult, list[dict]]:
+    """Greedy answers of `model` to `prompts`, scored against `golds`."""
+    from tooltune.models.hf_local import HFChatModel
+
+    chat = HFChatModel(model, tokenizer, name=name)
+    answers = answer_all(chat, prompts, batch_size=config.eval_batch_size, max_new_tokens=config.max_new_tokens, desc=name)
+    return score_answers(name, answers, golds, parameters)
+
+
+def run_task_experiment(config: InternalizeConfig, load_student: StudentLoader, log: Callable[[str], None] = print) -> dict:
+    """Teach, retrieve, compress, train Std-CoT and SKIntern students, evaluate all approaches; write a report."""
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = time.perf_counter()
+    train, test = split_problems(config.n_train, config.n_test, seed=config.seed, rules=DEFAULT_RULES[: config.rules])
+    teacher = make_teacher(config.teacher, num_rationales=config.rationales)
+    teachings = teach_all(teacher, train)
+    taught = TaughtSet.from_teachings(train, teachings)
+    dropped = sum(t.dropped for t in teachings)
+    log(f"teacher {teacher.name}: {sum(len(t.rationales) for t in teachings)} rationales kept, {dropped} dropped (wrong answer); "
+        f"{len(taught.items)}/{len(train)} training questions usable")
+    if len(taught.items) < 2:
+        raise ValueError("teacher: fewer than 2 training questions kept a correct rationale")
+    retriever = make_retriever([i.question for i in taught.items], config.retriever)
+    train_shots = neighbours(taught.items, taught, retriever, config.examples)
+    test_shots = neighbours(test, taught, retriever, config.examples)
+    test_knowledge = {i.id: teacher.knowledge(i) for i in test}
+    golds = [i.answer for i in test]
+
+    model, tokenizer = load_student()
+    parameters = count_parameters(model)
+    compressor = make_compressor(config.compressor, model, tokenizer)
+    schedule = config.schedule()
+    datasets = skintern_stages(taught, train_shots, schedule, compressor, seed=config.seed)
+    knowledge_tokens = mean(compressor.count(taught.teachings[i.id].knowledge) for i in taught.items)
+    log(schedule.describe(knowledge_tokens))
+    log(f"retriever {retriever.name}, compressor {compressor.name}, student {parameters / 1e6:.1f} M parameters")
+    (out / "stage_samples.json").write_text(json.dumps([d[0]["messages"] for d in datasets], indent=1, ensure_ascii=False))
+
+    rows: list[ApproachResult] = []
+    records: dict[str, list[dict]] = {}
+
+    def evaluate(name: str, student: Any, prompts: list[list[dict]]) -> None:
+        row, recs = evaluate_approach(name, student, tokenizer, prompts, golds, parameters, config)
+        rows.append(row)
+        records[name] = recs
+        log(f"{name}: {row.correct}/{row.total} correct, {row.mean_prompt_tokens:.1f} prompt tokens "
+            f"[{time.perf_counter() - clock:.0f} s]")
+
+    evaluate("knowledge+few-shot prompting", model, knowledge_prompts(test, test_knowledge, test_shots))
+    evaluate("question only (no training)", model, question_prompts(test))
+
+    knobs = config.knobs()
+    add_lora(model, knobs)
+    plans = schedule.plans()
+    train_curriculum(model, tokenizer, datasets, [p.epochs for p in plans], knobs, out / "skintern",
+                     names=[f"S{p.index}-{p.keep_ratio:.2f}" for p in plans])
+    evaluate("SKIntern internalized", model, question_prompts(test))
+    del model
+
+    std_model, _ = load_student()
+    add_lora(std_model, knobs)
+    train_curriculum(std_model, tokenizer, [std_cot_dataset(taught)], [config.total_epochs], knobs, out / "std_cot",
+                     names=["std-cot"])
+    evaluate("Std-CoT distillation", std_model, question_prompts(test))
+
+    table = format_table(rows)
+    report = {
+        "config": config.model_dump(),
+        "schedule": [p.__dict__ for p in plans],
+        "mean_knowledge_tokens": knowledge_tokens,
+        "retriever": retriever.name,
+        "compressor": compressor.name,
+        "teacher": teacher.name,
+        "rationales_dropped": dropped,
+        "results": [r.to_dict() for r in rows],
+        "seconds": time.perf_counter() - clock,
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "table.txt").write_text(table + "\n")
+    with open(out / "answers.jsonl", "w", encoding="utf-8") as handle:
+        for name, recs in records.items():
+            for item, rec in zip(test, recs):
+                handle.write(json.dumps({"approach": name, "id": item.id, "question": item.question, **rec}) + "\n")
+    log(table)
+    return report

@@ -1,0 +1,92 @@
+"""Training a student on the shared trainer: LoRA on every linear, one trainer stage per curriculum stage,
+each stage starting from the previous stage's weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ALL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class StudentTraining:
+    """LoRA and optimizer knobs. SKIntern used rank 32 on all linears; lr and batch are CPU-sized here."""
+
+    lora_r: int = 32
+    lora_alpha: float = 32.0
+    learning_rate: float = 1e-3
+    batch_size: int = 8
+    max_length: int = 512
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("lora_r", "batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lora_alpha", "learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+
+def add_lora(model: Any, knobs: StudentTraining) -> list[str]:
+    """Wrap every attention and MLP linear with LoRA and freeze everything else."""
+    from tooltune.adapters import LoRAConfig, inject_adapters, mark_only_adapters_trainable
+
+    wrapped = inject_adapters(model, LoRAConfig(target_modules=list(ALL_LINEARS), r=knobs.lora_r, alpha=knobs.lora_alpha))
+    mark_only_adapters_trainable(model)
+    return wrapped
+
+
+def train_curriculum(
+    model: Any,
+    tokenizer: Any,
+    datasets: list[list[dict]],
+    epochs: list[float],
+    knobs: StudentTraining,
+    output_dir: str | Path,
+    *,
+    names: list[str] | None = None,
+) -> list:
+    """Run `datasets[t]` for `epochs[t]` epochs in order (resumable), then save the adapter to output_dir/adapter."""
+    from tooltune.adapters import save_adapter
+    from tooltune.train import Stage, TrainConfig, train_stages
+
+    if len(datasets) != len(epochs):
+        raise ValueError(f"epochs: need one per stage ({len(datasets)}), got {len(epochs)}")
+    names = names or [f"stage{t}" for t in range(len(datasets))]
+    stages = [Stage(name=n, examples=d, epochs=e) for n, d, e in zip(names, datasets, epochs)]
+    config = TrainConfig(
+        output_dir=str(output_dir),
+        learning_rate=knobs.learning_rate,
+        batch_size=knobs.batch_size,
+        max_length=knobs.max_length,
+        seed=knobs.seed,
+        logging_steps=5,
+        disable_tqdm=False,
+    )
+    results = train_stages(model, tokenizer, stages, config)
+    save_adapter(model, Path(output_dir) / "adapter", metadata={"method": "internalize"})
+    return results
+
+
+def student_loader(spec: str = "smollm2") -> Any:
+    """A callable returning a fresh (model, tokenizer) each call: `smollm2` (embedded) or a checkpoint directory."""
+
+    def load() -> tuple[Any, Any]:
+        import torch
+
+        torch.manual_seed(0)
+        if spec.strip().lower() == "smollm2":
+            from tooltune.models.embedded import load_embedded_model
+
+            return load_embedded_model()
+        path = Path(spec).expanduser()
+        if not (path / "config.json").is_file():
+            raise ValueError(f"student: expected 'smollm2' or a Hugging Face checkpoint directory, got {spec!r}")
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+    return load
