@@ -28,6 +28,7 @@ class OpenAIStubServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else small writes wait on delayed ACKs (~40 ms each)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -49,7 +50,10 @@ class OpenAIStubServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # many clients connect at once; the default backlog of 5 drops SYNs
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -66,3 +70,33 @@ class OpenAIStubServer:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class SubprocessStubServer:
+    """The same server in a child process, so that its threads do not share the caller's GIL."""
+
+    def __init__(self, responder: Responder, delay: float = 0.0) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self._queue = context.Queue()
+        self._stop = context.Event()
+        self._process = context.Process(target=_serve, args=(responder, delay, self._queue, self._stop), daemon=True)
+        self.base_url = ""
+
+    def __enter__(self) -> "SubprocessStubServer":
+        self._process.start()
+        self.base_url = self._queue.get(timeout=30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def _serve(responder: Responder, delay: float, queue: Any, stop: Any) -> None:
+    with OpenAIStubServer(responder, delay) as server:
+        queue.put(server.base_url)
+        stop.wait()

@@ -6,7 +6,7 @@ and the model's answer into the next state. The runner can thus batch the steps 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from tooltune.bench.toolbox import Toolbox
@@ -91,7 +91,8 @@ class EpisodeRecord:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """A JSON-ready dict (shallow: the lists are shared, not copied; records are written, not mutated)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["key"] = asdict(self.key)
         return data
 

@@ -135,13 +135,14 @@ class Runner:
         state = strategy.begin(key, messages, toolbox, self.config.max_turns)
         return _Live(key, case, world, state, strategy, time.perf_counter())
 
-    def _finish(self, live: _Live, counts: dict[str, int], bar: tqdm) -> None:
+    def _complete(self, live: _Live) -> EpisodeRecord:
+        """The record of a finished episode (checks and state diff taken before the world closes)."""
         try:
             state = live.state
             checks = [] if self.harness.check is None else keypoint_checks(
                 live.case, self.harness.check(live.case, state.trajectory, live.world))
             diff = live.world.diff() if hasattr(live.world, "diff") else {}
-            record = EpisodeRecord(
+            return EpisodeRecord(
                 key=live.key, user_id=live.case.user.id, apps=list(live.case.instruction.apps),
                 trajectory=state.trajectory,
                 calls=[{"turn": c.turn, "id": c.call_id, "name": c.name, "arguments": c.arguments,
@@ -151,12 +152,16 @@ class Runner:
                 completion_tokens=state.completion_tokens, seconds=time.perf_counter() - live.started,
                 checks=checks, state_diff=diff,
             )
-            self.store.write_episode(record)
-            counts["done"] += 1
         finally:
             _close(live.world)
             live.world = None
-        bar.update(1)
+
+    def _commit(self, records: list[EpisodeRecord], counts: dict[str, int], bar: tqdm) -> None:
+        """Commit finished episodes together: one transaction, one fsync (group commit)."""
+        if records:
+            self.store.write_episodes(records)
+            counts["done"] += len(records)
+            bar.update(len(records))
 
     def _fail(self, live: _Live | None, key: EpisodeKey, error: str, counts: dict[str, int], bar: tqdm) -> None:
         if live is not None and live.world is not None:
@@ -177,6 +182,7 @@ class Runner:
                     live.append(self._start(key))
                 except Exception:  # a broken case must not stop the run; it is logged as failed
                     self._fail(None, key, traceback.format_exc(), counts, bar)
+            finished: list[EpisodeRecord] = []
             for name in {item.key.strategy for item in live}:
                 group = [item for item in live if item.key.strategy == name]
                 answers = self._answer_batch(group)
@@ -189,11 +195,12 @@ class Runner:
                         item.strategy.advance(item.state, answer)
                         if item.state.finished:
                             live.remove(item)
-                            self._finish(item, counts, bar)
+                            finished.append(self._complete(item))
                     except Exception:  # a harness or world bug fails this episode only, with its traceback
                         if item in live:
                             live.remove(item)
                         self._fail(item, item.key, traceback.format_exc(), counts, bar)
+            self._commit(finished, counts, bar)
 
     def _answer_batch(self, group: list[_Live]) -> list[AssistantMessage | str]:
         """Answers for a group sharing one strategy; a failing batch is retried one by one."""
@@ -219,22 +226,39 @@ class Runner:
     # -- HTTP backends: many episodes in flight -----------------------------------------------
     async def _run_async(self, todo: list[EpisodeKey], bar: tqdm, counts: dict[str, int]) -> None:
         limit = asyncio.Semaphore(self.config.concurrency)
+        finished: asyncio.Queue[EpisodeRecord | None] = asyncio.Queue()
 
         async def one(key: EpisodeKey) -> None:
             async with limit:
                 live: _Live | None = None
                 try:
-                    live = self._start(key)
+                    # opening a world and checking its end state block: keep them off the event loop
+                    live = await asyncio.to_thread(self._start, key)
                     config = live.strategy.generation(self.generation)
                     while not live.state.finished:
                         request = live.strategy.request(live.state)
                         answer = await self.model.achat(request.messages, request.tools, config)
                         live.strategy.advance(live.state, answer)
-                    self._finish(live, counts, bar)
+                    finished.put_nowait(await asyncio.to_thread(self._complete, live))
                 except Exception:
                     self._fail(live, key, traceback.format_exc(), counts, bar)
 
-        await asyncio.gather(*(one(key) for key in todo))
+        async def writer() -> None:
+            """Commits whatever has finished since the last commit, until the end marker."""
+            while True:
+                batch = [await finished.get()]
+                while not finished.empty():
+                    batch.append(finished.get_nowait())
+                await asyncio.to_thread(self._commit, [r for r in batch if r is not None], counts, bar)
+                if None in batch:
+                    return
+
+        writing = asyncio.create_task(writer())
+        try:
+            await asyncio.gather(*(one(key) for key in todo))
+        finally:
+            finished.put_nowait(None)
+            await writing
 
 
 def _close(world: Any) -> None:

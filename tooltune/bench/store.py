@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,58 +44,76 @@ class RunStore:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / DB_NAME
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # one connection shared by the runner's worker threads; every use holds the lock
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
     # -- run metadata -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self._db:
+        with self._lock, self._db:
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     # -- episodes ---------------------------------------------------------------------------------
     def write_episode(self, record: EpisodeRecord) -> None:
         """Commit one finished episode (replaces an earlier failed attempt of the same key)."""
-        self._write(record.key, "done", json.dumps(record.to_dict(), ensure_ascii=False, default=str), None)
+        self.write_episodes([record])
+
+    def write_episodes(self, records: list[EpisodeRecord]) -> None:
+        """Commit finished episodes in one transaction: all of them are stored, or none."""
+        rows = [(r.key, "done", json.dumps(r.to_dict(), ensure_ascii=False, default=str), None) for r in records]
+        self._write_rows(rows)
 
     def write_failure(self, key: EpisodeKey, error: str) -> None:
         """Commit an episode that could not finish (model error); `--resume` retries it."""
         self._write(key, "error", None, error)
 
     def _write(self, key: EpisodeKey, status: str, record: str | None, error: str | None) -> None:
-        with self._db:
-            self._db.execute(
+        self._write_rows([(key, status, record, error)])
+
+    def _write_rows(self, rows: list[tuple[EpisodeKey, str, str | None, str | None]]) -> None:
+        now = time.time()
+        with self._lock, self._db:
+            self._db.executemany(
                 "INSERT OR REPLACE INTO episodes (id, case_id, strategy, setting, trial, status, record, error,"
                 " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key.id, key.case_id, key.strategy, key.setting, key.trial, status, record, error, time.time()),
+                [(k.id, k.case_id, k.strategy, k.setting, k.trial, status, record, error, now)
+                 for k, status, record, error in rows],
             )
 
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
     def done_ids(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT id FROM episodes WHERE status = 'done'")}
+        return {row[0] for row in self._rows("SELECT id FROM episodes WHERE status = 'done'")}
 
     def failures(self) -> dict[str, str]:
-        return dict(self._db.execute("SELECT id, error FROM episodes WHERE status = 'error'").fetchall())
+        return dict(self._rows("SELECT id, error FROM episodes WHERE status = 'error'"))  # type: ignore[arg-type]
 
     def records(self) -> Iterator[EpisodeRecord]:
         """Finished episodes in a stable order."""
-        for (text,) in self._db.execute("SELECT record FROM episodes WHERE status = 'done' ORDER BY id"):
+        for (text,) in self._rows("SELECT record FROM episodes WHERE status = 'done' ORDER BY id"):
             yield EpisodeRecord.from_dict(json.loads(text))
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM episodes WHERE status = 'done'").fetchone()[0])
+        return int(self._rows("SELECT COUNT(*) FROM episodes WHERE status = 'done'")[0][0])
 
     # -- judge cache ------------------------------------------------------------------------------
     def cached_verdict(self, cache_key: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT verdict FROM judgments WHERE cache_key = ?", (cache_key,)).fetchone()
+        rows = self._rows("SELECT verdict FROM judgments WHERE cache_key = ?", (cache_key,))
+        row = rows[0] if rows else None
         return json.loads(row[0]) if row else None
 
     def cache_verdict(self, cache_key: str, case_id: str, trajectory_hash: str, judge: str, verdict: dict) -> None:
-        with self._db:
+        with self._lock, self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO judgments (cache_key, case_id, trajectory_hash, judge, verdict, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -102,7 +121,8 @@ class RunStore:
             )
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> "RunStore":
         return self

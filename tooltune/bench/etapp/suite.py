@@ -18,7 +18,7 @@ from tooltune.bench.etapp.report import ImportReport
 from tooltune.bench.etapp.tools import map_tools, read_toolkit
 from tooltune.sandbox.cases import Case, Instruction, KeyPoint
 from tooltune.sandbox.state import build_template
-from tooltune.sandbox.tools import Tool
+from tooltune.sandbox.tools import Tool, all_tools
 from tooltune.sandbox.users import UserProfile
 from tooltune.sandbox.world import World
 
@@ -74,6 +74,7 @@ class EtappSuite:
             raise EtappImportError(f"{INSTRUCTIONS} must be a list and {PROFILES} an object of name -> persona")
         _scan_pickles(self.root, report)
         self._tools = map_tools(read_toolkit(self.root, report), report)
+        self._ours = {t.name: t for t in all_tools()}
         self.users = [self._user(name, persona) for name, persona in personas.items()]
         self.instructions = [self._instruction(i, raw) for i, raw in enumerate(raw_instructions)]
         self.cases = [Case(f"{ins.id}@{u.id}", ins, u) for ins in self.instructions for u in self.users]
@@ -115,6 +116,10 @@ class EtappSuite:
             query, timestamp, location = raw["query"], raw["timestamp"], raw.get("location", "Home")
         except (KeyError, TypeError) as error:
             raise EtappImportError(f"{INSTRUCTIONS}[{index}]: missing or malformed field {error}") from error
+        unlisted = [n for n in names if n not in self._tools and n in self._ours]
+        if unlisted:
+            self.import_report.note(f"{iid}: tools not in the upstream toolkit, mapped by name: {unlisted}")
+            self._tools.update({n: self._ours[n] for n in unlisted})
         tools = [n for n in names if n in self._tools]
         dropped = [n for n in names if n not in self._tools]
         if dropped:
