@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 import torch
 
@@ -152,25 +149,46 @@ def test_adapter_only_directory_gets_a_hint(tmp_path):
         HFChatModel.from_pretrained(tmp_path)
 
 
-def test_adapters_attach_through_tooltune_adapters_io(tmp_path, monkeypatch, plain_tokenizer):
+def test_adapters_attach_through_tooltune_adapters_io(tmp_path, plain_tokenizer):
+    from tooltune.adapters.io import save_adapter
+    from tooltune.adapters.lora import LoRAConfig
+    from tooltune.adapters.model import inject_adapters
+
     from .conftest import make_model
 
-    calls = []
+    vocab = len(plain_tokenizer)
+    trained = make_model("llama", vocab)
+    inject_adapters(trained, LoRAConfig(target_modules=["q_proj", "v_proj", "down_proj"], r=4, alpha=8.0))
+    with torch.no_grad():
+        for name, parameter in trained.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0.0, 0.5)  # a trained-looking, non-zero update
+    save_adapter(trained, tmp_path)
 
-    def load_adapter(model, path):
-        calls.append(path)
-        with torch.no_grad():
-            model.lm_head.weight.mul_(-1.0)  # a visible change to the model's behaviour
-        return model
+    plain = HFChatModel(make_model("llama", vocab), plain_tokenizer)
+    adapted = HFChatModel(make_model("llama", vocab), plain_tokenizer, adapter=tmp_path)
+    in_memory = HFChatModel(trained, plain_tokenizer)
+    conversation = CONVERSATIONS[1]
+    assert adapted.chat(conversation, config=SHORT).raw_text == in_memory.chat(conversation, config=SHORT).raw_text
+    ids = torch.tensor([[5, 6, 7, 8]])
+    assert not torch.allclose(adapted.model(ids).logits, plain.model(ids).logits)
+    assert load_model(str(_saved(tmp_path / "base", plain, plain_tokenizer)), adapter=tmp_path).chat(
+        conversation, config=SHORT
+    ).raw_text == in_memory.chat(conversation, config=SHORT).raw_text
 
-    module = types.ModuleType("tooltune.adapters.io")
-    module.load_adapter = load_adapter
-    monkeypatch.setitem(sys.modules, "tooltune.adapters.io", module)
-    (tmp_path / "adapter_config.json").write_text("{}")
-    plain = HFChatModel(make_model("llama", len(plain_tokenizer)), plain_tokenizer)
-    adapted = HFChatModel(make_model("llama", len(plain_tokenizer)), plain_tokenizer, adapter=tmp_path)
-    assert calls == [tmp_path]
-    assert adapted.chat(CONVERSATIONS[0], config=SHORT).raw_text != plain.chat(CONVERSATIONS[0], config=SHORT).raw_text
+
+def _saved(directory, chat_model, tokenizer):
+    chat_model.model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def test_a_broken_adapter_is_a_model_error(tmp_path, plain_tokenizer):
+    from .conftest import make_model
+
+    (tmp_path / "adapter_config.json").write_text('{"adapter_type": "lora", "target_modules": ["no_such_module"]}')
+    with pytest.raises(ModelError, match="could not attach"):
+        HFChatModel(make_model("llama", len(plain_tokenizer)), plain_tokenizer, adapter=tmp_path)
 
 
 def test_adapter_directory_without_config_is_refused(tmp_path, llama_model, plain_tokenizer):

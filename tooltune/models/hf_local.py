@@ -202,5 +202,8 @@ def attach_adapter(model: PreTrainedModel, adapter: str | Path) -> PreTrainedMod
         from tooltune.adapters.io import load_adapter
     except ImportError as exc:
         raise ModelError(f"adapter {adapter}: tooltune.adapters.io.load_adapter is not available ({exc})") from exc
-    loaded = load_adapter(model, adapter)
-    return model if loaded is None else loaded
+    try:
+        loaded = load_adapter(model, adapter)  # injects into `model` in place
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"adapter {adapter}: could not attach it: {exc}") from exc
+    return loaded if hasattr(loaded, "generate") else model  # load_adapter may return a new model or names
