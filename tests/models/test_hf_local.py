@@ -194,3 +194,11 @@ def test_a_broken_adapter_is_a_model_error(tmp_path, plain_tokenizer):
 def test_adapter_directory_without_config_is_refused(tmp_path, llama_model, plain_tokenizer):
     with pytest.raises(ModelError, match="adapter_config.json"):
         HFChatModel(llama_model, plain_tokenizer, adapter=tmp_path)
+
+
+def test_generation_leaves_a_training_model_in_training_mode(plain_tokenizer):
+    from .conftest import make_model
+
+    base = make_model("llama", len(plain_tokenizer)).train()
+    HFChatModel(base, plain_tokenizer).chat(CONVERSATIONS[0], config=GenerationConfig(max_new_tokens=2))
+    assert base.training

@@ -41,7 +41,7 @@ class HFChatModel(ChatModel):
             raise ValueError(f"tool_mode must be 'auto', 'native' or 'text', got {tool_mode!r}")
         if adapter is not None:
             model = attach_adapter(model, adapter)
-        self.model = model.eval()
+        self.model = model
         self.tokenizer = tokenizer
         self.name = name
         self.native_tools = template_renders_tools(tokenizer) if tool_mode == "auto" else tool_mode == "native"
@@ -83,8 +83,13 @@ class HFChatModel(ChatModel):
         ).to(self.device)
         if config.seed is not None:
             torch.manual_seed(config.seed)
-        with torch.inference_mode():
-            output = self.model.generate(**batch, **self._generate_kwargs(config))
+        was_training = self.model.training  # the model may be mid-training (evaluation callbacks)
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                output = self.model.generate(**batch, **self._generate_kwargs(config))
+        finally:
+            self.model.train(was_training)
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
         return [
