@@ -141,7 +141,9 @@ def products() -> Rows:
         rng = _rng("products", kind)
         step = (high - low) / len(brands)
         for tier, brand in enumerate(brands):  # brands are listed from cheap to premium
-            price = round(rng.uniform(low + step * tier, low + step * (tier + 0.8)), 2)
+            # the cheapest brand stays close to the bottom of the range, so every budget finds something
+            span = (low, low * 1.25) if tier == 0 else (low + step * tier, low + step * (tier + 0.8))
+            price = round(rng.uniform(*span), 2)
             result.append({
                 "id": f"P{len(result) + 1001}", "title": f"{brand} {kind}", "category": category, "brand": brand,
                 "price": price, "rating": round(rng.uniform(3.6, 4.9), 1), "tags": ", ".join(tags),

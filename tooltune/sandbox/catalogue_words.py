@@ -107,7 +107,7 @@ PRODUCT_TYPES: list[tuple[str, str, list[str], tuple[float, float], list[str]]] 
     ("Kitchen", "Nonstick Frying Pan", ["Kitchara", "Copperleaf", "Hearthline", "Bravo Cucina"], (22, 180), ["pan", "cookware", "nonstick"]),
     ("Kitchen", "Chef's Knife", ["Kitchara", "Copperleaf", "Hearthline", "Bravo Cucina"], (25, 180), ["knife", "cutlery"]),
     ("Kitchen", "Electric Kettle", ["Kitchara", "Copperleaf", "Hearthline", "Bravo Cucina"], (25, 150), ["kettle", "tea", "coffee"]),
-    ("Sports", "Running Shoes", ["Pacer", "Stridewell", "FlexCore", "Apex Motion"], (45, 180), ["running", "shoes", "workout"]),
+    ("Sports", "Running Shoes", ["Pacer", "Stridewell", "FlexCore", "Apex Motion"], (39, 180), ["running", "shoes", "workout"]),
     ("Sports", "Yoga Mat", ["Pacer", "Stridewell", "FlexCore", "Apex Motion"], (18, 110), ["yoga", "mat", "pilates", "stretching"]),
     ("Sports", "Resistance Bands Set", ["Pacer", "Stridewell", "FlexCore", "Apex Motion"], (12, 45), ["strength", "workout", "rehab"]),
     ("Sports", "Foam Roller", ["Pacer", "Stridewell", "FlexCore", "Apex Motion"], (15, 60), ["recovery", "massage", "workout"]),

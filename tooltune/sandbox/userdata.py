@@ -162,7 +162,9 @@ def _home(user: UserProfile) -> dict[str, Rows]:
     low, high, _ = CITY_CLIMATE[user.city]
     return {
         "lights": [{"room": room, "is_on": 0, "brightness": 100, "color": "neutral white"} for room in ROOMS],
-        "thermostat": [{"id": 1, "current_temperature": round((low + high) / 2 + 2, 1), "current_humidity": 55,
+        # a warm September afternoon indoors: a few degrees above what the user likes
+        "thermostat": [{"id": 1, "current_temperature": round(max((low + high) / 2 + 2, user.preferences["smart_home"]["temperature"] + 3), 1),
+                        "current_humidity": 58,
                         "target_temperature": 24.0, "target_humidity": 50, "mode": "off"}],
         "appliances": [
             {"name": "curtains", "state": "closed"},

@@ -6,7 +6,7 @@ import importlib
 
 from tooltune.sandbox.cases import Instruction
 
-TASK_MODULES = ("music",)
+TASK_MODULES = ("music", "calendar", "email", "health", "navigation", "shopping", "smart_home", "weather_web", "multi")
 
 
 def all_instructions() -> list[Instruction]:

@@ -87,3 +87,52 @@ def answer(op: str, value: Any) -> dict:
 def row(table: str, change: str, **where: tuple[str, Any]) -> dict:
     return {"type": "row", "table": table, "change": change,
             "where": {column: {"op": op, "value": value} for column, (op, value) in where.items()}}
+
+
+# --- helpers shared by solvers ----------------------------------------------------------------
+
+DAYPARTS = {"morning": (5, 12), "afternoon": (12, 17), "evening": (17, 24)}
+DINNER_TIMES = ("19:00", "18:30", "19:30", "18:00", "20:00", "17:30", "20:30", "17:00", "21:00")
+
+
+def overlaps(events: list[dict], start: str, end: str) -> bool:
+    """Whether [start, end) overlaps any calendar event (times as 'YYYY-MM-DD HH:MM:SS')."""
+    return any(e["start_time"] < end and e["end_time"] > start for e in events)
+
+
+def free_slot(events: list[dict], date: str, candidates: tuple[str, ...], minutes: int, after: str = "") -> str:
+    """The first candidate start time on `date` (after `after`) whose `minutes` are free, or ''."""
+    from datetime import datetime, timedelta
+
+    for hhmm in candidates:
+        start = f"{date} {hhmm}:00"
+        end = (datetime.strptime(start, "%Y-%m-%d %H:%M:%S") + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+        if start > after and not overlaps(events, start, end):
+            return start
+    return ""
+
+
+def plus_minutes(moment: str, minutes: int) -> str:
+    from datetime import datetime, timedelta
+
+    value = datetime.strptime(moment, "%Y-%m-%d %H:%M:%S") + timedelta(minutes=minutes)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def in_daypart(moment: str, part: str) -> bool:
+    low, high = DAYPARTS[part]
+    return low <= int(moment[11:13]) < high
+
+
+def open_at(hours: str, moment: str) -> bool:
+    opening, closing = hours.split("-")
+    return opening <= moment[11:16] <= closing
+
+
+def temperature(celsius: float, unit: str) -> str:
+    """A temperature in the user's unit, e.g. '72°F'."""
+    return f"{round(celsius * 9 / 5 + 32)}°F" if unit == "fahrenheit" else f"{round(celsius)}°C"
+
+
+UNIT_SYMBOL = {"map": {"pref": "weather.unit"}, "table": {"celsius": "°C", "fahrenheit": "°F"}}
+WORKOUT_SLOTS = ("07:00", "08:00", "09:00", "10:00", "16:00", "17:00", "18:00", "19:00")

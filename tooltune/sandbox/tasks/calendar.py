@@ -1,0 +1,155 @@
+"""Calendar instructions."""
+
+from __future__ import annotations
+
+from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.tasks.base import (
+    WORKOUT_SLOTS, arg, before, called, day, free_slot, personal, plus_minutes, pref, proactive, task,
+)
+from tooltune.sandbox.userdata import WORKOUT_HOURS
+
+REMINDER_OK = arg("add_event_in_calendar", "reminder_minutes", "equals", pref("calendar.reminder_minutes"))
+SIGNED = arg("send_email", "content", "contains", pref("email.sign_off"))
+NEXT_WORKOUT_ALARM = {
+    "sql": "SELECT strftime('%Y-%m-%d %H:%M:%S', start_time, '-' || :m || ' minutes') FROM events "
+           "WHERE title LIKE '% session' AND start_time > :now ORDER BY start_time LIMIT 1",
+    "params": {"m": pref("calendar.reminder_minutes")},
+}
+
+
+def _listing(events: list[dict]) -> str:
+    return "; ".join(f"{e['start_time'][11:16]}-{e['end_time'][11:16]} {e['title']}" for e in events) or "nothing"
+
+
+@task("cal-today-01", "What is on my schedule today?", at=day(0, "07:45"), location="Home", apps=["calendar"],
+      tools=["view_today_events_in_calendar", "view_today_alarms"], keypoints=[
+          personal("Retrieve today's events from the calendar.", called("view_today_events_in_calendar")),
+          personal("Present the events with the user's usual reminder lead time in mind."),
+          proactive("Also check today's alarms.", called("view_today_alarms")),
+          proactive("Point out free slots and how to prepare for the first event."),
+      ])
+def today(s: Session) -> None:
+    events = s.call("view_today_events_in_calendar")
+    alarms = s.call("view_today_alarms")
+    lead = s.pref("calendar.reminder_minutes", 30)
+    upcoming = [e for e in events if e["end_time"] > str(s.now)]
+    alarm_text = ", ".join(a["alarm_time"][11:16] for a in alarms) or "none"
+    first = f" I'll remind you {lead} minutes before \"{upcoming[0]['title']}\"." if upcoming else ""
+    s.say(f"Today: {_listing(events)}. Alarms: {alarm_text}.{first} Anything outside these is free time.")
+
+
+@task("cal-add-02", "Add a dentist appointment next Wednesday at 3 pm.", at=day(0, "12:00"), location="Office",
+      apps=["calendar"], tools=["view_events_in_calendar_by_providing_time_range", "add_event_in_calendar"], keypoints=[
+          personal("Set the reminder the user usually wants.", REMINDER_OK),
+          personal("Use a clear title and a realistic duration."),
+          proactive("Check that day for conflicts before adding.",
+                    before("view_events_in_calendar_by_providing_time_range", "add_event_in_calendar")),
+          proactive("Offer an alarm to leave on time."),
+      ])
+def dentist(s: Session) -> None:
+    events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(5), end_time=day(5))
+    start, end = day(5, "15:00"), day(5, "16:00")
+    clash = [e["title"] for e in events if e["start_time"] < end and e["end_time"] > start]
+    s.call("add_event_in_calendar", title="Dentist appointment", start_time=start, end_time=end,
+           reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    note = f" Heads-up: it overlaps {', '.join(clash)}." if clash else " Nothing else is planned then."
+    s.say(f"Added \"Dentist appointment\" on Wednesday {day(5)} 15:00-16:00 with your usual reminder.{note} "
+          "Want an alarm for when to leave?")
+
+
+@task("cal-meet-03", "Set up a one-hour call with my colleague on Monday morning and email them about it.",
+      at=day(0, "16:00"), location="Office", apps=["calendar", "email"],
+      tools=["view_events_in_calendar_by_providing_time_range", "add_event_in_calendar", "send_email"], keypoints=[
+          personal("Email the user's colleague from their common contacts.",
+                   arg("send_email", "receiver", "equals", {"contact": "colleague"})),
+          personal("Set the user's usual event reminder.", REMINDER_OK),
+          personal("Sign the email the way the user does.", SIGNED),
+          proactive("Check Monday morning for conflicts before booking the slot.",
+                    before("view_events_in_calendar_by_providing_time_range", "add_event_in_calendar")),
+          proactive("Offer to add an agenda or a video link."),
+      ])
+def colleague_call(s: Session) -> None:
+    colleague = s.contact("colleague")
+    events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(3), end_time=day(3))
+    start = free_slot(events, day(3), ("09:00", "09:30", "10:00", "10:30", "11:00"), 60) or day(3, "09:00")
+    end = plus_minutes(start, 60)
+    first = colleague["name"].split()[0]
+    s.call("add_event_in_calendar", title=f"Call with {colleague['name']}", start_time=start, end_time=end,
+           reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    sign = s.pref("email.sign_off", "Best regards")
+    s.call("send_email", receiver=colleague["email"], subject="Call on Monday morning",
+           content=f"Hi {first},\n\nCould we have a one-hour call on Monday at {start[11:16]}? "
+                   f"I've put it in my calendar.\n\n{sign}")
+    s.say(f"Booked \"Call with {colleague['name']}\" on Monday {start[11:16]}-{end[11:16]} (the first free hour) "
+          f"and emailed {colleague['email']}. Shall I add an agenda?")
+
+
+@task("cal-sick-04", "I'm sick today. Clear the rest of my calendar for today and let my colleague know.",
+      at=day(0, "08:30"), location="Home", apps=["calendar", "email"],
+      tools=["view_today_events_in_calendar", "delete_event_in_calendar", "send_email"], keypoints=[
+          personal("Tell the user's colleague from their common contacts.",
+                   arg("send_email", "receiver", "equals", {"contact": "colleague"})),
+          personal("Sign the email the way the user does.", SIGNED),
+          proactive("Remove every remaining event of today.",
+                    {"type": "count", "table": "events", "op": "equals", "value": 0,
+                     "where": {"start_time": {"op": "startswith", "value": day(0)},
+                               "end_time": {"op": "gt", "value": day(0, "08:30")}}}),
+          proactive("Wish a quick recovery and suggest rest; offer to check health data."),
+      ])
+def sick_day(s: Session) -> None:
+    events = [e for e in s.call("view_today_events_in_calendar") if e["end_time"] > day(0, "08:30")]
+    for event in events:
+        s.call("delete_event_in_calendar", event_id=event["id"])
+    colleague = s.contact("colleague")
+    sign = s.pref("email.sign_off", "Best regards")
+    titles = ", ".join(e["title"] for e in events) or "nothing scheduled"
+    s.call("send_email", receiver=colleague["email"], subject="Out sick today",
+           content=f"Hi {colleague['name'].split()[0]},\n\nI'm sick today and have cancelled: {titles}. "
+                   f"I'll be back in touch as soon as I'm better.\n\n{sign}")
+    s.say(f"I cancelled {len(events)} event(s) ({titles}) and let {colleague['name']} know. Rest up and drink "
+          "plenty of fluids - shall I keep an eye on your health readings today?")
+
+
+@task("cal-alarm-05", "Set an alarm for my next workout session.", at=day(0, "20:00"), location="Home",
+      apps=["calendar"], tools=["view_events_in_calendar_by_providing_time_range", "add_alarm"], keypoints=[
+          personal("Ring the user's usual reminder lead time before the workout.",
+                   arg("add_alarm", "alarm_time", "equals", NEXT_WORKOUT_ALARM)),
+          proactive("Look up the coming days in the calendar to find the session.",
+                    called("view_events_in_calendar_by_providing_time_range")),
+          proactive("Suggest getting gear and water ready the night before."),
+      ])
+def workout_alarm(s: Session) -> None:
+    events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(0, "20:00"), end_time=day(7))
+    session = next(e for e in events if e["title"].endswith(" session"))
+    lead = s.pref("calendar.reminder_minutes", 30)
+    when = plus_minutes(session["start_time"], -lead)
+    s.call("add_alarm", alarm_time=when, message=f"{session['title']} in {lead} minutes")
+    s.say(f"Your next workout is \"{session['title']}\" on {session['start_time'][:16]}. The alarm rings at "
+          f"{when[:16]}, {lead} minutes before. Lay out your gear and fill a water bottle the night before.")
+
+
+@task("cal-plan-06", "Block time for a workout on Sunday that fits my routine.", at=day(0, "18:00"), location="Home",
+      apps=["calendar", "health"],
+      tools=["view_events_in_calendar_by_providing_time_range", "get_user_recent_workout_records",
+             "add_event_in_calendar"], keypoints=[
+          personal("Plan one of the user's preferred workout types.",
+                   arg("add_event_in_calendar", "title", "contains_any", pref("health.workout_types"))),
+          personal("Set the user's usual reminder.", REMINDER_OK),
+          personal("Keep the duration within the user's usual workout length and preferred time of day."),
+          proactive("Check Sunday's calendar before booking.",
+                    before("view_events_in_calendar_by_providing_time_range", "add_event_in_calendar")),
+          proactive("Vary the workout based on recent sessions."),
+      ])
+def sunday_workout(s: Session) -> None:
+    events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(2), end_time=day(2))
+    recent = s.call("get_user_recent_workout_records", time=day(-7))
+    types = s.pref("health.workout_types", ["workout"])
+    done = [w["activity"] for w in recent]
+    activity = min(types, key=lambda t: done.count(t))
+    minutes = s.pref("health.workout_minutes", [45, 60])[0]
+    usual = WORKOUT_HOURS.get(s.pref("health.workout_time", "morning"), "07:00")
+    start = free_slot(events, day(2), (usual, *WORKOUT_SLOTS), minutes)
+    s.call("add_event_in_calendar", title=f"{activity.title()} workout", start_time=start,
+           end_time=plus_minutes(start, minutes), reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    s.say(f"Blocked {start[11:16]}-{plus_minutes(start, minutes)[11:16]} on Sunday for {activity} "
+          f"({minutes} min); you've done {', '.join(done) or 'no workouts'} this week, so this keeps it varied.")

@@ -1,0 +1,138 @@
+"""Instructions that span several apps."""
+
+from __future__ import annotations
+
+from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.tasks.base import (
+    DINNER_TIMES, UNIT_SYMBOL, answer, arg, arg_row, before, called, day, free_slot, open_at, personal, plus_minutes,
+    pref, proactive, task, temperature,
+)
+from tooltune.sandbox.tasks.navigation import CUISINE_OK, PRICE_OK, find_places
+from tooltune.sandbox.tasks.smart_home import TEMP_OK, set_climate
+
+VOLUME_OK = arg("play_music", "volume_level", "within", pref("music.volume_range"))
+
+
+@task("multi-tired-01", "I'm tired. Change the music and adjust the temperature at home.", at=day(0, "20:00"),
+      location="Home", apps=["music", "smart_home", "health"],
+      tools=["get_current_health_and_mood_status", "search_music", "play_music", "set_temperature_and_humidity_in_home"],
+      keypoints=[
+          personal("Switch to the genre the user relaxes to.",
+                   arg_row("play_music", "music_name", "tracks", "genre", "equals", pref("music.relax_genre"), key="title")),
+          personal("Keep the volume in the user's preferred range.", VOLUME_OK),
+          personal("Set the user's preferred temperature.", TEMP_OK),
+          proactive("Check how the user is doing.", called("get_current_health_and_mood_status")),
+          proactive("Suggest an early night or a short rest."),
+      ])
+def tired(s: Session) -> None:
+    status = s.call("get_current_health_and_mood_status")
+    tracks = s.call("search_music", genre=s.pref("music.relax_genre", OMIT))
+    track = next((t for t in tracks if t["mood"] in ("calm", "mellow", "dreamy")), tracks[0])
+    volume = s.pref("music.volume_range", [50, 50])[0]
+    s.call("play_music", music_name=track["title"], volume_level=volume)
+    target = set_climate(s)
+    s.say(f"Playing \"{track['title']}\" by {track['artist']} quietly (volume {volume}) and the thermostat is set to "
+          f"{target['target_temperature']}°C. Your stress level reads {status['stress_level']}/5 - an early night "
+          "would do you good.")
+
+
+@task("multi-birthday-02", "Help me plan a birthday dinner for my family member next Wednesday: book a restaurant and email them.",
+      at=day(0, "18:00"), location="Home", apps=["navigation", "email", "calendar"],
+      tools=["view_events_in_calendar_by_providing_time_range", "find_restaurants", "reserve_restaurant",
+             "add_event_in_calendar", "send_email"], keypoints=[
+          personal("Choose a cuisine the user likes.", CUISINE_OK),
+          personal("Stay within the user's restaurant budget.", PRICE_OK),
+          personal("Email the family member from the user's contacts.",
+                   arg("send_email", "receiver", "equals", {"contact": "family"})),
+          personal("Set the user's usual event reminder.",
+                   arg("add_event_in_calendar", "reminder_minutes", "equals", pref("calendar.reminder_minutes"))),
+          proactive("Check Wednesday evening before booking.",
+                    before("view_events_in_calendar_by_providing_time_range", "reserve_restaurant")),
+          proactive("Suggest a cake or a small gift."),
+      ])
+def birthday(s: Session) -> None:
+    events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(5), end_time=day(5))
+    start = free_slot(events, day(5), DINNER_TIMES, 120)
+    place = find_places(s, s.user.city, start)[0]
+    s.call("reserve_restaurant", restaurant_id=place["id"], reservation_time=start, party_size=2)
+    family = s.contact("family")
+    s.call("add_event_in_calendar", title=f"Birthday dinner with {family['name']}", start_time=start,
+           end_time=plus_minutes(start, 120), location=place["address"],
+           reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    sign = s.pref("email.sign_off", "Best regards")
+    s.call("send_email", receiver=family["email"], subject="Birthday dinner on Wednesday",
+           content=f"Hi {family['name'].split()[0]},\n\nLet's celebrate! I booked {place['name']} "
+                   f"({place['address']}) on Wednesday at {start[11:16]}.\n\n{sign}")
+    s.say(f"Booked {place['name']} ({place['cuisine']}) for Wednesday {start[11:16]}, added it to your calendar and "
+          f"emailed {family['name']}. Want me to order a cake or find a small gift?")
+
+
+@task("multi-briefing-03", "Give me a morning briefing.", at=day(0, "07:00"), location="Home",
+      apps=["weather", "calendar", "email", "web"],
+      tools=["get_today_weather", "view_today_events_in_calendar", "get_today_emails_until_now", "search_news_by_category"],
+      keypoints=[
+          personal("Weather for the user's city.", arg("get_today_weather", "location", "equals", {"persona": "location"})),
+          personal("News from the categories the user follows.",
+                   arg("search_news_by_category", "category", "in", pref("web.news_categories"))),
+          personal("Temperatures in the user's preferred unit.", answer("contains", UNIT_SYMBOL)),
+          proactive("Include the day's first events.", called("view_today_events_in_calendar")),
+          proactive("Include new mail.", called("get_today_emails_until_now")),
+      ])
+def briefing(s: Session) -> None:
+    weather = s.call("get_today_weather", location=s.user.city)
+    events = s.call("view_today_events_in_calendar")
+    mails = [m for m in s.call("get_today_emails_until_now") if m["folder"] == "inbox"]
+    category = s.pref("web.news_categories", ["technology"])[0]
+    news = s.call("search_news_by_category", category=category, limit=s.pref("web.news_count", 5))
+    unit = s.pref("weather.unit", "celsius")
+    s.say(f"Good morning! Weather: {weather['condition']}, {temperature(weather['temp_min'], unit)} to "
+          f"{temperature(weather['temp_max'], unit)}. Today: "
+          + ("; ".join(f"{e['start_time'][11:16]} {e['title']}" for e in events) or "no events")
+          + f". {len(mails)} new email(s). Top {category} story: {news[0]['title'] if news else 'none'}.")
+
+
+@task("multi-forecast-email-04", "Email my family the weather forecast for the weekend.", at=day(0, "16:00"),
+      location="Office", apps=["weather", "email"], tools=["get_future_weather", "send_email"], keypoints=[
+          personal("Forecast for the user's city.", arg("get_future_weather", "location", "equals", {"persona": "location"})),
+          personal("Send it to the family member in the user's contacts.",
+                   arg("send_email", "receiver", "equals", {"contact": "family"})),
+          personal("Sign the email the way the user does.", arg("send_email", "content", "contains", pref("email.sign_off"))),
+          proactive("Warn about Saturday's storm in the email.",
+                    arg("send_email", "content", "contains_any", ["rain", "storm", "thunder"])),
+      ])
+def forecast_email(s: Session) -> None:
+    days = s.call("get_future_weather", location=s.user.city, start_time=day(1), end_time=day(2))
+    unit = s.pref("weather.unit", "celsius")
+    family = s.contact("family")
+    lines = "\n".join(f"- {d['date']}: {d['condition']}, {temperature(d['temp_min'], unit)} to "
+                      f"{temperature(d['temp_max'], unit)}, {d['precipitation_chance']}% chance of rain" for d in days)
+    sign = s.pref("email.sign_off", "Best regards")
+    s.call("send_email", receiver=family["email"], subject="Weekend weather",
+           content=f"Hi {family['name'].split()[0]},\n\nHere's the weekend forecast:\n{lines}\n"
+                   f"Saturday looks stormy - plan indoor things and take rain gear.\n\n{sign}")
+    s.say(f"Sent {family['name']} the weekend forecast for {s.user.city}, with a warning about Saturday's rain.")
+
+
+@task("multi-workout-music-05", "I'm starting my workout now - play something energetic and tell me when to stop.",
+      at=day(0, "17:00"), location="Home", apps=["music", "calendar", "health"],
+      tools=["search_music", "play_music", "add_alarm"], keypoints=[
+          personal("Play one of the user's favourite genres.",
+                   arg_row("play_music", "music_name", "tracks", "genre", "in", pref("music.genres"), key="title")),
+          personal("Keep the volume in the user's preferred range.", VOLUME_OK),
+          personal("Time the workout to the user's usual maximum length.",
+                   arg("add_alarm", "alarm_time", "equals", {
+                       "sql": "SELECT strftime('%Y-%m-%d %H:%M:%S', :now, '+' || :m || ' minutes')",
+                       "params": {"m": pref("health.workout_minutes.1")}})),
+          proactive("Remind the user to hydrate and cool down."),
+      ])
+def workout_music(s: Session) -> None:
+    genre = s.pref("music.genres", [OMIT])[0]
+    tracks = s.call("search_music", genre=genre)
+    track = next((t for t in tracks if t["mood"] in ("energetic", "upbeat", "intense", "bright")), tracks[0])
+    volume = s.pref("music.volume_range", [50, 50])[1]
+    s.call("play_music", music_name=track["title"], volume_level=volume)
+    minutes = s.pref("health.workout_minutes", [30, 45])[1]
+    end = plus_minutes(day(0, "17:00"), minutes)
+    s.call("add_alarm", alarm_time=end, message="Workout done - cool down and stretch")
+    s.say(f"Playing \"{track['title']}\" by {track['artist']} at volume {volume}. The alarm at {end[11:16]} marks "
+          f"{minutes} minutes. Drink water and cool down afterwards.")

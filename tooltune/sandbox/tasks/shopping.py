@@ -1,0 +1,119 @@
+"""Shopping instructions."""
+
+from __future__ import annotations
+
+from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.tasks.base import (
+    arg, arg_row, before, called, day, personal, pref, proactive, task,
+)
+
+ADDED_WITHIN_BUDGET = arg_row("add_product_to_cart", "product_id", "products", "price", "lte",
+                              pref("shopping.budget_per_item"))
+SEARCH_WITHIN_BUDGET = arg("search_products_in_shopping_manager", "max_price", "lte", pref("shopping.budget_per_item"))
+
+
+def pick_product(s: Session, found: list[dict], must_contain: str = "") -> dict:
+    """Prefer the user's brands, then the best rated; optionally require words in the title."""
+    wanted = [p for p in found if must_contain.lower() in p["title"].lower()] if must_contain else found
+    brands = s.pref("shopping.brands", [])
+    return sorted(wanted, key=lambda p: (p["brand"] not in brands, -p["rating"]))[0]
+
+
+@task("shop-cart-01", "Take a look at my shopping cart and recommend some cheaper alternatives.", at=day(0, "20:00"),
+      location="Home", apps=["shopping"],
+      tools=["view_cart_in_shopping_manager", "search_products_in_shopping_manager"], keypoints=[
+          personal("Look at what is in the user's cart.", called("view_cart_in_shopping_manager")),
+          personal("Keep the user's favourite brands and quality expectations in mind."),
+          proactive("Search for alternatives to the items.", before("view_cart_in_shopping_manager",
+                                                                    "search_products_in_shopping_manager")),
+          proactive("Offer to swap items in the cart."),
+      ])
+def cheaper_cart(s: Session) -> None:
+    cart = s.call("view_cart_in_shopping_manager")
+    tips = []
+    for item in cart["items"]:
+        kind = " ".join(item["title"].split()[-2:])
+        found = [p for p in s.call("search_products_in_shopping_manager", query=kind, category=item["category"],
+                                   max_price=round(item["price"] - 0.01, 2)) if p["id"] != item["product_id"]]
+        tips.append(f"{item['title']} (${item['price']}): " + (
+            f"{found[0]['title']} at ${found[0]['price']}" if found else "already the cheapest good option"))
+    s.say("Cheaper alternatives - " + "; ".join(tips) + ". Want me to swap any of them in your cart?")
+
+
+@task("shop-headphones-02", "I need new wireless headphones. Add a good pair to my cart.", at=day(0, "13:00"),
+      location="Office", apps=["shopping"],
+      tools=["search_products_in_shopping_manager", "add_product_to_cart"], keypoints=[
+          personal("Pick headphones within the user's budget per item.", ADDED_WITHIN_BUDGET),
+          personal("Search within the user's budget.", SEARCH_WITHIN_BUDGET),
+          personal("Prefer the user's favourite brands."),
+          proactive("Mention a cheaper or better-rated alternative."),
+      ])
+def headphones(s: Session) -> None:
+    found = s.call("search_products_in_shopping_manager", query="wireless headphones", category="Electronics",
+                   max_price=s.pref("shopping.budget_per_item", OMIT))
+    product = pick_product(s, found, "headphones")
+    s.call("add_product_to_cart", product_id=product["id"], quantity=1)
+    s.say(f"Added {product['title']} (${product['price']}, rated {product['rating']}) to your cart.")
+
+
+@task("shop-groceries-03", "Put groceries for the week in my cart for my household.", at=day(0, "10:00"),
+      location="Home", apps=["shopping"],
+      tools=["search_products_in_shopping_manager", "add_product_to_cart", "view_cart_in_shopping_manager"],
+      keypoints=[
+          personal("Choose groceries that match the user's food preferences.",
+                   arg_row("add_product_to_cart", "product_id", "products", "tags", "contains",
+                           pref("shopping.grocery_tags.0"))),
+          personal("Buy quantities for the size of the household.",
+                   arg("add_product_to_cart", "quantity", "equals", pref("shopping.household_size"))),
+          personal("Respect the user's dietary habits."),
+          proactive("Show the cart total after adding.", before("add_product_to_cart", "view_cart_in_shopping_manager")),
+      ])
+def groceries(s: Session) -> None:
+    tag = s.pref("shopping.grocery_tags", ["groceries"])[0]
+    found = s.call("search_products_in_shopping_manager", query=tag, category="Groceries", limit=20)
+    matching = [p for p in found if tag in p["tags"].split(", ")] or found
+    quantity = s.pref("shopping.household_size", 1)
+    for product in matching[:3]:
+        s.call("add_product_to_cart", product_id=product["id"], quantity=quantity)
+    cart = s.call("view_cart_in_shopping_manager")
+    s.say(f"Added {quantity} each of " + ", ".join(p["title"] for p in matching[:3])
+          + f". Your cart total is now ${cart['total']}, including items that were already there.")
+
+
+@task("shop-rain-04", "A storm is coming this weekend - get me something to stay dry.", at=day(0, "12:00"),
+      location="Office", apps=["shopping", "weather"],
+      tools=["get_future_weather", "search_products_in_shopping_manager", "add_product_to_cart"], keypoints=[
+          personal("Get the kind of rain gear the user uses.",
+                   arg_row("add_product_to_cart", "product_id", "products", "title", "contains", pref("weather.rain_gear"))),
+          personal("Stay within the user's budget per item.", ADDED_WITHIN_BUDGET),
+          proactive("Check when the storm hits.", called("get_future_weather")),
+          proactive("Suggest moving outdoor plans away from the storm."),
+      ])
+def rain_gear(s: Session) -> None:
+    days = s.call("get_future_weather", location=s.user.city, start_time=day(1), end_time=day(2))
+    gear = s.pref("weather.rain_gear", "umbrella")
+    found = s.call("search_products_in_shopping_manager", query=gear, category="Outdoors",
+                   max_price=s.pref("shopping.budget_per_item", OMIT))
+    product = pick_product(s, found, gear)
+    s.call("add_product_to_cart", product_id=product["id"], quantity=1)
+    wet = [d["date"] for d in days if d["precipitation_chance"] >= 50]
+    s.say(f"Rain is expected on {', '.join(wet) or 'the weekend'}. I added {product['title']} (${product['price']}) "
+          "to your cart - order today to have it in time. Outdoor plans are better moved to the dry day.")
+
+
+@task("shop-pot-05", "Suggest a new pot, add one I'd like to my cart, and remind me tonight at 8 to return the old one.",
+      at=day(0, "12:00"), location="Home", apps=["shopping", "calendar"],
+      tools=["search_products_in_shopping_manager", "add_product_to_cart", "add_alarm"], keypoints=[
+          personal("Pick a pot within the user's budget per item.", ADDED_WITHIN_BUDGET),
+          personal("Search within the user's budget.", SEARCH_WITHIN_BUDGET),
+          personal("Prefer the user's favourite brands."),
+          proactive("Mention keeping the receipt and the return window."),
+      ])
+def new_pot(s: Session) -> None:
+    found = s.call("search_products_in_shopping_manager", query="pot cookware", category="Kitchen",
+                   max_price=s.pref("shopping.budget_per_item", OMIT))
+    product = pick_product(s, found, "pot")
+    s.call("add_product_to_cart", product_id=product["id"], quantity=1)
+    s.call("add_alarm", alarm_time=day(0, "20:00"), message="Return the old pot")
+    s.say(f"Added {product['title']} (${product['price']}, rated {product['rating']}) to your cart, and an alarm at "
+          "20:00 to return the old pot - keep the receipt, returns are usually accepted within 30 days.")
