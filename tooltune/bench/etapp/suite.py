@@ -8,8 +8,6 @@ Pickle files are reported and never opened; missing files are reported and their
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,9 @@ from tooltune.bench.etapp import tables as T
 from tooltune.bench.etapp.report import ImportReport
 from tooltune.bench.etapp.tools import map_tools, read_toolkit
 from tooltune.sandbox.cases import Case, Instruction, KeyPoint
-from tooltune.sandbox.state import build_template
-from tooltune.sandbox.tools import Tool, all_tools
+from tooltune.sandbox.suite import Suite
+from tooltune.sandbox.tools import all_tools
 from tooltune.sandbox.users import UserProfile
-from tooltune.sandbox.world import World
 
 INSTRUCTIONS = "data/instruction/instruction.json"
 PROFILES = "profile/profiles.json"
@@ -59,29 +56,25 @@ def _scan_pickles(root: Path, report: ImportReport) -> None:
             report.add(str(path.relative_to(root)), "pickled", "not read", "never unpickled; convert it to CSV/JSON")
 
 
-class EtappSuite:
-    """The Suite interface (name, users, cases, open_world, tools) over an imported ETAPP release."""
+class EtappSuite(Suite):
+    """A sandbox Suite built from an ETAPP release; `import_report` says what was read and what was not."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise EtappImportError(f"ETAPP release directory not found: {root}")
-        self.name = f"etapp:{root}"
         self.import_report = report = ImportReport(str(root))
         raw_instructions = _load_json(self.root, INSTRUCTIONS, report, "instructions")
         personas = _load_json(self.root, PROFILES, report, "user personas")
         if not isinstance(raw_instructions, list) or not isinstance(personas, dict):
             raise EtappImportError(f"{INSTRUCTIONS} must be a list and {PROFILES} an object of name -> persona")
         _scan_pickles(self.root, report)
-        self._tools = map_tools(read_toolkit(self.root, report), report)
+        self._mapped = map_tools(read_toolkit(self.root, report), report)
         self._ours = {t.name: t for t in all_tools()}
-        self.users = [self._user(name, persona) for name, persona in personas.items()]
+        users = [self._user(name, persona) for name, persona in personas.items()]
         self.instructions = [self._instruction(i, raw) for i, raw in enumerate(raw_instructions)]
-        self.cases = [Case(f"{ins.id}@{u.id}", ins, u) for ins in self.instructions for u in self.users]
-        self._templates: dict[str, sqlite3.Connection] = {}
-        self._lock = threading.Lock()
-        self._shared: dict[str, list[dict]] | None = None
-        self._user_rows = {u.id: self._read_user_rows(u) for u in self.users}
+        cases = [Case(f"{ins.id}@{u.id}", ins, u) for ins in self.instructions for u in users]
+        self._user_rows = {u.id: self._read_user_rows(u) for u in users}
         self._shared = self._read_shared()
         for pattern, target, effect in UNRELEASED:
             if not any(p.suffix.lower() in (".csv", ".json") for p in self.root.glob(pattern)
@@ -89,7 +82,8 @@ class EtappSuite:
                 report.add(pattern, "missing", target, effect)
         for text in T.FILLED:
             report.note(text)
-        report.users, report.instructions, report.cases = len(self.users), len(self.instructions), len(self.cases)
+        report.users, report.instructions, report.cases = len(users), len(self.instructions), len(cases)
+        super().__init__(f"etapp:{root}", users, cases, self._rows_for, tools=list(self._mapped.values()))
 
     # -- users and instructions -------------------------------------------------------------------
     def _user(self, name: str, persona: dict[str, Any]) -> UserProfile:
@@ -116,15 +110,15 @@ class EtappSuite:
             query, timestamp, location = raw["query"], raw["timestamp"], raw.get("location", "Home")
         except (KeyError, TypeError) as error:
             raise EtappImportError(f"{INSTRUCTIONS}[{index}]: missing or malformed field {error}") from error
-        unlisted = [n for n in names if n not in self._tools and n in self._ours]
+        unlisted = [n for n in names if n not in self._mapped and n in self._ours]
         if unlisted:
             self.import_report.note(f"{iid}: tools not in the upstream toolkit, mapped by name: {unlisted}")
-            self._tools.update({n: self._ours[n] for n in unlisted})
-        tools = [n for n in names if n in self._tools]
-        dropped = [n for n in names if n not in self._tools]
+            self._mapped.update({n: self._ours[n] for n in unlisted})
+        tools = [n for n in names if n in self._mapped]
+        dropped = [n for n in names if n not in self._mapped]
         if dropped:
             self.import_report.note(f"{iid}: tools without a tooltune counterpart dropped: {dropped}")
-        apps = sorted({self._tools[n].app for n in tools})
+        apps = sorted({self._mapped[n].app for n in tools})
         return Instruction(iid, query, timestamp, location, apps, tools, points)
 
     # -- state ------------------------------------------------------------------------------------
@@ -174,29 +168,17 @@ class EtappSuite:
                                           "attractions", report)
         return shared
 
-    def _template(self, user: UserProfile) -> sqlite3.Connection:
-        with self._lock:
-            if user.id not in self._templates:
-                rows = {k: v for k, v in self._user_rows[user.id].items() if not k.startswith("_")}
-                favourites = [{"track_id": self._track_ids[key], "added_at": T.EPOCH}
-                              for key in dict.fromkeys(((r.get("title") or "").strip(), (r.get("artist") or "").strip())
-                                                       for r in self._user_rows[user.id]["_favorites"])
-                              if key in self._track_ids]
-                known = {p["id"] for p in self._shared["products"]}  # type: ignore[index]
-                cart = {(r.get("asin") or "").strip(): T._number(r.get("quantity"), int) or 1
-                        for r in self._user_rows[user.id]["_cart"]}
-                rows["favorites"] = favourites
-                rows["cart"] = [{"product_id": a, "quantity": q, "added_at": T.EPOCH} for a, q in cart.items() if a in known]
-                self._templates[user.id] = build_template({**rows, **T.home_rows(), **self._shared})  # type: ignore[arg-type]
-            return self._templates[user.id]
-
-    # -- the Suite interface ----------------------------------------------------------------------
-    def tools(self) -> list[Tool]:
-        return list(self._tools.values())
-
-    def open_world(self, case: Case) -> World:
-        """A pristine world for the case's user, the clock at the instruction's timestamp."""
-        return World(self._template(case.user), case.instruction.timestamp, tools=self.tools())
+    def _rows_for(self, user: UserProfile) -> dict[str, list[dict]]:
+        """The user's rows in tooltune's schema, shared catalogues and a neutral home included."""
+        own = self._user_rows[user.id]
+        rows = {k: v for k, v in own.items() if not k.startswith("_")}
+        keys = dict.fromkeys(((r.get("title") or "").strip(), (r.get("artist") or "").strip())
+                             for r in own["_favorites"])
+        rows["favorites"] = [{"track_id": self._track_ids[k], "added_at": T.EPOCH} for k in keys if k in self._track_ids]
+        known = {p["id"] for p in self._shared["products"]}
+        cart = {(r.get("asin") or "").strip(): T._number(r.get("quantity"), int) or 1 for r in own["_cart"]}
+        rows["cart"] = [{"product_id": a, "quantity": q, "added_at": T.EPOCH} for a, q in cart.items() if a in known]
+        return {**rows, **T.home_rows(), **self._shared}
 
 
 def load_etapp_suite(path: str | Path) -> EtappSuite:
