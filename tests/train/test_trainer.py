@@ -132,3 +132,27 @@ def test_interrupted_run_resumes_exactly(tmp_path) -> None:
     assert results[0].resumed and results[0].global_step == 6
     for (name, a), (_, b) in zip(straight.named_parameters(), resumed_model.named_parameters()):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.slow
+def test_same_code_runs_as_two_process_ddp_under_accelerate(tmp_path) -> None:
+    """Two CPU processes over gloo: `ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2`
+    (accelerate's `--cpu` flag alone starts a single process). Both ranks train, stay in sync, halve the steps."""
+    import os
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("ddp_train.py")
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
+               "29517", str(script), str(tmp_path)]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world_size"] == 2 for r in ranks)
+    assert ranks[0]["checksum"] == ranks[1]["checksum"]  # DDP keeps the replicas identical
+    assert ranks[0]["global_step"] == 2  # 8 examples / (2 per device x 2 processes)
+    assert (tmp_path / "run" / "00-ddp" / "stage_done.json").is_file()

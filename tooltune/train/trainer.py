@@ -204,6 +204,7 @@ def train_stages(model: nn.Module, tokenizer: Any, stages: Sequence[Stage], conf
         checkpoint = get_last_checkpoint(str(directory)) if directory.is_dir() else None
         output = trainer.train(resume_from_checkpoint=checkpoint)
         loss = output.training_loss if math.isfinite(output.training_loss) else None
+        trainer.accelerator.wait_for_everyone()  # every rank has finished writing its checkpoint files
         if trainer.is_world_process_zero():
             save_file(trainable_state(model), str(directory / STAGE_WEIGHTS))
             done.write_text(json.dumps({"global_step": output.global_step, "train_loss": loss,
