@@ -129,3 +129,41 @@ def test_not_a_release_is_a_clear_error(tmp_path: Path) -> None:
         load_etapp_suite(tmp_path)
     with pytest.raises(EtappImportError, match="not found"):
         load_etapp_suite(tmp_path / "nope")
+
+
+def full_size_release(root: Path) -> Path:
+    """A release shaped like the full upstream one (16 users x 50 instructions), linked from the sample."""
+    personas = json.loads((SAMPLE / "profile/profiles.json").read_text())
+    names = list(personas)
+    clones = {f"{name} {chr(65 + i // len(names))}" if i >= len(names) else name: name
+              for i, name in ((i, names[i % len(names)]) for i in range(16))}
+    (root / "profile/concrete_profile").mkdir(parents=True)
+    (root / "profile/profiles.json").write_text(json.dumps({new: personas[old] for new, old in clones.items()}))
+    for path in SAMPLE.rglob("*"):
+        if path.is_file() and not path.name.startswith(("profile", "ABOUT")) and "instruction" not in path.name:
+            rel = path.relative_to(SAMPLE)
+            stem = next((old.replace(" ", "_") for old in names if path.stem.endswith(old.replace(" ", "_"))), None)
+            targets = [rel] if stem is None else [
+                rel.with_name(path.name.replace(stem, new.replace(" ", "_"))) for new, old in clones.items()
+                if old.replace(" ", "_") == stem]
+            for target in targets:
+                (root / target).parent.mkdir(parents=True, exist_ok=True)
+                (root / target).symlink_to(path)
+    for new, old in clones.items():
+        source = SAMPLE / f"profile/concrete_profile/profile_{old.replace(' ', '_')}.json"
+        (root / f"profile/concrete_profile/profile_{new.replace(' ', '_')}.json").symlink_to(source)
+    instructions = json.loads((SAMPLE / "data/instruction/instruction.json").read_text())
+    (root / "data/instruction").mkdir(parents=True)
+    (root / "data/instruction/instruction.json").write_text(json.dumps((instructions * 2)[:50]))
+    return root
+
+
+@needs_sample
+def test_full_size_release_gives_800_cases(tmp_path: Path) -> None:
+    suite = load_etapp_suite(full_size_release(tmp_path / "full"))
+    assert len(suite.users) == 16 and len(suite.instructions) == 50 and len(suite.cases) == 800
+    assert not [s for s in suite.import_report.problems() if "concrete" in s.path or "events_" in s.path]
+    clone = next(u for u in suite.users if u.name.endswith(" B"))
+    case = next(c for c in suite.cases if c.user.id == clone.id)
+    with suite.open_world(case) as world:
+        assert world.query("SELECT COUNT(*) AS n FROM emails")[0]["n"] > 50

@@ -55,3 +55,30 @@ def test_fuzz_thousand_malformed_calls_no_crash(tmp_path: Path) -> None:
         json.dumps(record.trajectory)
         ids = {c["id"] for m in record.trajectory for c in m.get("tool_calls") or []}
         assert all(m["tool_call_id"] in ids for m in record.trajectory if m["role"] == "tool")
+
+
+def test_fuzz_against_the_real_sandbox_world(tmp_path: Path) -> None:
+    from tooltune.sandbox.suite import builtin_suite
+
+    suite = builtin_suite()
+    names = sorted({n for c in suite.cases for n in c.instruction.tools})
+    rng = random.Random(11)
+
+    def policy(messages, tools):
+        if tools is None:
+            return AssistantMessage(content=malformed_react_text(rng, names))
+        return malformed_fc_answer(rng, names + [t["function"]["name"] for t in tools])
+
+    config = RunConfig(model="fuzz", strategies=["fc", "react", "plan"], settings=["given", "retrieval"],
+                       limit=6, seed=2, max_turns=20, batch_size=12)
+    store = RunStore(tmp_path)
+    counts = Runner(ScriptedModel(policy), suite, config, store, progress=False).run()
+    assert counts == {"done": 36, "failed": 0, "skipped": 0}, store.failures()
+    records = list(store.records())
+    errors = count_error_observations(records)
+    print(f"error observations against the sandbox: {errors}")
+    assert errors >= 1000
+    # refused or invalid calls never change the state: only successful calls may appear in the diff
+    for record in records:
+        if not any(c["executed"] and "result" in c["response"] for c in record.calls):
+            assert record.state_diff == {}
