@@ -20,6 +20,7 @@ class ChatModel(ABC):
     """
 
     name: str = "model"
+    load_seconds: float | None = None  # set by load_model: how long the weights took to load
 
     @abstractmethod
     def chat(
