@@ -9,7 +9,7 @@ from tooltune.bench.strategies import DEFAULT_MAX_TURNS, STRATEGIES
 from tooltune.bench.toolbox import SETTINGS
 
 # Fields that define which episodes exist and how they are produced; a resumed run must match them.
-EPISODE_FIELDS = ("model", "suite", "strategies", "settings", "trials", "max_turns", "seed", "cases", "users",
+EPISODE_FIELDS = ("model", "adapter", "suite", "strategies", "settings", "trials", "max_turns", "seed", "cases", "users",
                   "apps", "limit", "max_new_tokens", "temperature", "include_profile", "max_observation_chars")
 
 
@@ -20,6 +20,7 @@ class RunConfigError(ValueError):
 @dataclass
 class RunConfig:
     model: str
+    adapter: str | None = None
     suite: str = "builtin"
     strategies: list[str] = field(default_factory=lambda: ["fc"])
     settings: list[str] = field(default_factory=lambda: ["given"])

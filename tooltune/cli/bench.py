@@ -25,6 +25,7 @@ def _judges(specs: list[str] | None) -> list:
 @app.command()
 def run(
     model: str = typer.Option(..., "--model", "-m", help="Agent model spec (see `tooltune models`)."),
+    adapter: str | None = typer.Option(None, help="A tooltune/PEFT adapter directory to attach to a local model."),
     suite: str = typer.Option("builtin", help="'builtin' or 'etapp:PATH' (an upstream ETAPP release)."),
     strategy: list[str] = typer.Option(["fc"], "--strategy", "-s", help="fc, react, plan (repeat or comma-list)."),
     setting: list[str] = typer.Option(["given"], "--setting", help="given (case tools) or retrieval."),
@@ -53,7 +54,7 @@ def run(
     if resume and out is None:
         raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--resume")
     config = RunConfig(
-        model=model, suite=suite, strategies=_split(strategy), settings=_split(setting), trials=trials,
+        model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting), trials=trials,
         max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps), cases=_split(cases),
         temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
         concurrency=concurrency, batch_size=batch_size)
