@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -25,12 +25,17 @@ class LoRAConfig(AdapterConfig):
 
     def validate(self) -> None:
         super().validate()
-        require_positive("r", self.r)
-        require_positive("alpha", self.alpha, integer=False)
-        require_fraction("dropout", self.dropout)
+        validate_low_rank(self)
 
     def make_layer(self, base: nn.Linear, module_name: str) -> LoRALinear:
         return LoRALinear(base, r=self.r, alpha=self.alpha, dropout=self.dropout)
+
+
+def validate_low_rank(config: Any) -> None:
+    """Check the `r`, `alpha`, `dropout` knobs every low-rank adapter config has."""
+    require_positive("r", config.r)
+    require_positive("alpha", config.alpha, integer=False)
+    require_fraction("dropout", config.dropout)
 
 
 def init_down_projection(weight: torch.Tensor) -> None:

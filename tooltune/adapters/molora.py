@@ -14,15 +14,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from tooltune.adapters.config import (
-    AdapterConfig,
-    AdapterConfigError,
-    register_adapter_type,
-    require_fraction,
-    require_positive,
-)
+from tooltune.adapters.config import AdapterConfig, AdapterConfigError, register_adapter_type, require_positive
 from tooltune.adapters.layer import AdapterLayer
-from tooltune.adapters.lora import init_down_projection
+from tooltune.adapters.lora import init_down_projection, validate_low_rank
 
 
 @register_adapter_type
@@ -41,9 +35,7 @@ class MoLoRAConfig(AdapterConfig):
     def validate(self) -> None:
         super().validate()
         require_positive("num_experts", self.num_experts)
-        require_positive("r", self.r)
-        require_positive("alpha", self.alpha, integer=False)
-        require_fraction("dropout", self.dropout)
+        validate_low_rank(self)
         if self.top_k is not None:
             require_positive("top_k", self.top_k)
             if self.top_k > self.num_experts:

@@ -21,8 +21,12 @@ def citi(
     method: str = typer.Option("citi", "--method", help=METHOD_HELP),
     eval_size: int = typer.Option(16, "--eval-size", min=1, help="Held-out examples taken from --data when no "
                                   "--eval-data is given."),
-    max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Train on at most this many examples."),
-    max_eval: Optional[int] = typer.Option(None, "--max-eval", min=1, help="Score at most this many examples."),
+    max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Train on a seeded random subset of "
+                                            "this many examples."),
+    max_eval: Optional[int] = typer.Option(None, "--max-eval", min=1, help="Score a seeded random subset of this "
+                                           "many held-out examples."),
+    calls_per_example: int = typer.Option(0, "--calls-per-example", min=0, help="Cut every conversation after its "
+                                          "first N tool-calling turns (short rows; 0 keeps whole conversations)."),
     epochs: float = typer.Option(3.0, "--epochs", min=0.01, help="Epochs of LoRA / full FT, and of CITI's MoLoRA "
                                  "stages together (1/3 + 2/3, as the release's 1 + 2)."),
     lr: float = typer.Option(2e-4, "--lr", min=0.0, help="Learning rate of LoRA and MoLoRA."),
@@ -51,7 +55,13 @@ def citi(
     Example: tooltune train citi --data sft.jsonl --eval-data heldout.jsonl --method all --out runs/citi
     """
     from tooltune.methods.citi import CITISettings
-    from tooltune.methods.citi_compare import METHODS, CompareSettings, compare_methods, load_model_spec
+    from tooltune.methods.citi_compare import (
+        METHODS,
+        CompareSettings,
+        compare_methods,
+        load_model_spec,
+        prepare_examples,
+    )
     from tooltune.train.data import load_sft_jsonl
 
     methods = list(METHODS) if method.strip() == "all" else [m.strip() for m in method.split(",") if m.strip()]
@@ -65,7 +75,8 @@ def citi(
         if eval_size >= len(examples):
             raise typer.BadParameter(f"{data} has only {len(examples)} examples", param_hint="--eval-size")
         train, held_out = examples[:-eval_size], examples[-eval_size:]
-    train, held_out = train[:max_train], held_out[:max_eval]
+    train = prepare_examples(train, calls_per_example, max_train, seed)
+    held_out = prepare_examples(held_out, calls_per_example, max_eval, seed + 1)
     citi_settings = CITISettings(num_experts=experts, r=rank, alpha=alpha, top_k=top_k, top_fraction=top_fraction,
                                  full_fraction=full_fraction, importance_batches=importance_batches,
                                  stage_learning_rates=(lr, lr, full_lr))

@@ -8,6 +8,7 @@ that already have a result and resumes an interrupted one from its checkpoints.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from tooltune.adapters import LoRAConfig, inject_adapters, save_adapter
 from tooltune.methods.citi import CITISettings, train_citi
 from tooltune.methods.retention import retention_check
 from tooltune.train import Stage, TrainConfig, train_stages
-from tooltune.train.data import Example
+from tooltune.train.data import Example, cut_after_tool_calls
 from tooltune.train.eval import tool_call_accuracy
 
 METHODS = ("base", "lora", "full", "citi")
@@ -62,6 +63,19 @@ def load_model_spec(spec: str) -> ModelLoader:
         return chat.model, chat.tokenizer
 
     return load
+
+
+def prepare_examples(examples: Sequence[Example], calls_per_example: int = 0, limit: int | None = None,
+                     seed: int = 0) -> list[Example]:
+    """Optionally cut each conversation after its first `calls_per_example` tool-calling turns (0: keep all),
+    then draw a seeded random subset of `limit` examples (in their original order)."""
+    rows = list(examples)
+    if calls_per_example > 0:
+        rows = [cut for e in rows if (cut := cut_after_tool_calls(e, calls_per_example)) is not None]
+    if limit is not None and limit < len(rows):
+        keep = sorted(random.Random(seed).sample(range(len(rows)), limit))
+        rows = [rows[i] for i in keep]
+    return rows
 
 
 def train_config(settings: CompareSettings, output_dir: Path, learning_rate: float) -> TrainConfig:

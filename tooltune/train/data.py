@@ -69,6 +69,18 @@ def load_sft_jsonl(path: str | Path) -> list[Example]:
     return examples
 
 
+def cut_after_tool_calls(example: Example, turns: int = 1) -> Example | None:
+    """The conversation up to and including its `turns`-th tool-calling assistant turn (None if it has fewer):
+    short training rows that teach exactly the calls a tool-call evaluation asks for."""
+    seen = 0
+    for i, message in enumerate(example["messages"]):
+        if message["role"] == "assistant" and message.get("tool_calls"):
+            seen += 1
+            if seen == turns:
+                return {**example, "messages": example["messages"][: i + 1]}
+    return None
+
+
 def render_chat(tokenizer: Any, messages: list[dict], tools: list[dict] | None,
                 add_generation_prompt: bool = False) -> str:
     """The chat template's text for `messages` (tools passed natively)."""
