@@ -98,7 +98,9 @@ class MoLoRALinear(AdapterLayer):
         lead = x.shape[:-1]
         flat = x.reshape(-1, x.shape[-1]).to(self.lora_A.dtype)
         probs, gates, routed = self.route(flat)
-        self._last_balance = switch_balance_loss(probs, routed) if self.balance_weight > 0 else None
+        # the balance loss only matters for training; generation skips its cost
+        wanted = self.balance_weight > 0 and torch.is_grad_enabled()
+        self._last_balance = switch_balance_loss(probs, routed) if wanted else None
         # all experts at once: h[t, e, :] = A_e x_t; weight by gate, then sum_e B_e h[t, e, :]
         hidden = torch.einsum("ti,eri->ter", self.dropout(flat), self.lora_A)
         hidden = hidden * gates.to(hidden.dtype).unsqueeze(-1)
