@@ -56,6 +56,7 @@ def _summary_table(summary: dict[str, Any]) -> str:
 
 
 def _breakdown_table(summary: dict[str, Any], scope: str, dims: Sequence[str]) -> str:
+    dims = [d for d in dims if any(part[d] for g in summary["groups"].values() for part in g[scope].values())]
     names = sorted({n for g in summary["groups"].values() for n in g[scope]})
     groups = list(summary["groups"])
     head = "".join(f"<th>{escape(g)}<br>{escape(d)}</th>" for g in groups for d in dims)
@@ -117,7 +118,8 @@ def _message_html(message: dict[str, Any]) -> str:
     return f'<div class="msg {css}"><div class="role">{escape(label)}</div>{escape(text)}{calls}</div>'
 
 
-def _episode_html(record: EpisodeRecord, row: dict[str, Any], verdict: dict[str, Any] | None) -> str:
+def _episode_html(record: EpisodeRecord, row: dict[str, Any], verdict: dict[str, Any] | None,
+                  is_open: bool = False) -> str:
     success = row.get("success")
     mark = "" if success is None else ('<span class="ok">✔</span>' if success else '<span class="bad">✘</span>')
     checks = "".join(
@@ -131,7 +133,7 @@ def _episode_html(record: EpisodeRecord, row: dict[str, Any], verdict: dict[str,
         judge = f'<p class="bad">Judge: {escape(str(verdict.get("error")))}</p>'
     notes = "".join(f'<p class="bad">{escape(n)}</p>' for n in record.notes)
     messages = "".join(_message_html(m) for m in record.trajectory)
-    return (f'<details class="ep" data-text="{escape(record.key.id.lower())}"><summary>{mark} '
+    return (f'<details class="ep"{" open" if is_open else ""} data-text="{escape(record.key.id.lower())}"><summary>{mark} '
             f'<code>{escape(record.key.id)}</code> · {record.turns} turns · {len(record.calls)} calls · '
             f'{escape(record.finish_reason)}</summary><ul>{checks}</ul>{judge}{notes}{messages}</details>')
 
@@ -171,9 +173,9 @@ def render_report(config: RunConfig, summary: dict[str, Any], rows: Sequence[dic
 <h2>By user</h2>{_breakdown_table(summary, "by_user", ["checks", "success", "procedure"])}
 <h2>Cases</h2><table><tr><th class="l">strategy/setting</th><th class="l">case</th><th class="l">user</th>
 <th class="l">apps</th><th>trials</th>{"".join(f"<th>{d}</th>" for d in case_dims)}</tr>{case_table}</table>
-<h2>Trajectories</h2><p><input placeholder="filter by case / strategy" oninput="filterEpisodes(this.value)"
+<h2 id="trajectories">Trajectories</h2><p><input placeholder="filter by case / strategy" oninput="filterEpisodes(this.value)"
  size="40"></p>{more}
-{"".join(_episode_html(r, by_id.get(r.key.id, {}), verdicts.get(r.key.id)) for r in shown)}
+{"".join(_episode_html(r, by_id.get(r.key.id, {}), verdicts.get(r.key.id), i == 0) for i, r in enumerate(shown))}
 </body></html>"""
 
 
