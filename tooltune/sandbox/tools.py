@@ -230,11 +230,17 @@ def all_tools() -> list[Tool]:
     return list(_ALL_TOOLS)
 
 
+_RETRIEVAL_TOOLS: list[Tool] | None = None
+
+
 def retrieval_tools() -> list[Tool]:
     """`search_tools` and `get_tool_doc`, for the tool-retrieval setting."""
-    from tooltune.sandbox import retrieval
+    global _RETRIEVAL_TOOLS
+    if _RETRIEVAL_TOOLS is None:
+        from tooltune.sandbox import retrieval
 
-    return tools_of_module(retrieval)
+        _RETRIEVAL_TOOLS = tools_of_module(retrieval)
+    return list(_RETRIEVAL_TOOLS)
 
 
 def parse_time(value: str, argument: str) -> datetime:

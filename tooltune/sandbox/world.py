@@ -107,9 +107,8 @@ class World:
         validator = _validator(tool)
         optional_none = _OPTIONAL_NONE[id(tool.function)]
         arguments = {k: v for k, v in arguments.items() if not (v is None and k in optional_none)}
-        error = best_match(validator.iter_errors(arguments))
-        if error is not None:
-            return error_response("invalid_arguments", _describe(error))
+        if not validator.is_valid(arguments):
+            return error_response("invalid_arguments", _describe(best_match(validator.iter_errors(arguments))))
         arguments = self._coerce(tool, arguments)
         self.db.execute("SAVEPOINT tool_call")
         try:
