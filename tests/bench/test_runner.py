@@ -62,9 +62,11 @@ class AsyncScripted(ScriptedModel):
         super().__init__(policy)
         self.in_flight = 0
         self.peak = 0
+        self.seeds: list[int | None] = []
 
     async def achat(self, messages, tools=None, config=None):
         import asyncio
+        self.seeds.append(config.seed)
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         await asyncio.sleep(0.001)
@@ -78,6 +80,8 @@ def test_async_run_keeps_concurrency_episodes_in_flight(tmp_path: Path) -> None:
     assert runner.asynchronous
     assert runner.run()["done"] == 18
     assert model.peak == 5
+    # every call gets its own reproducible seed (so sampled trials differ)
+    assert len(set(model.seeds)) == 36 and None not in model.seeds
 
 
 def test_model_errors_fail_the_episode_and_resume_retries_it(tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from typing import Any
 
 from tqdm import tqdm
@@ -175,7 +176,9 @@ class Runner:
     def _run_batched(self, todo: list[EpisodeKey], bar: tqdm, counts: dict[str, int]) -> None:
         pending = deque(todo)
         live: list[_Live] = []
+        rounds = 0
         while pending or live:
+            rounds += 1
             while pending and len(live) < self.config.batch_size:
                 key = pending.popleft()
                 try:
@@ -185,7 +188,7 @@ class Runner:
             finished: list[EpisodeRecord] = []
             for name in {item.key.strategy for item in live}:
                 group = [item for item in live if item.key.strategy == name]
-                answers = self._answer_batch(group)
+                answers = self._answer_batch(group, rounds)
                 for item, answer in zip(group, answers):
                     if isinstance(answer, str):
                         self._fail(item, item.key, answer, counts, bar)
@@ -202,10 +205,11 @@ class Runner:
                         self._fail(item, item.key, traceback.format_exc(), counts, bar)
             self._commit(finished, counts, bar)
 
-    def _answer_batch(self, group: list[_Live]) -> list[AssistantMessage | str]:
+    def _answer_batch(self, group: list[_Live], round_index: int) -> list[AssistantMessage | str]:
         """Answers for a group sharing one strategy; a failing batch is retried one by one."""
         strategy = group[0].strategy
         config = strategy.generation(self.generation)
+        config = replace(config, seed=derived_seed(config.seed, "round", round_index, strategy.name))
         requests = [strategy.request(item.state) for item in group]
         try:
             answers = self.model.chat_batch(requests, config)
@@ -237,7 +241,8 @@ class Runner:
                     config = live.strategy.generation(self.generation)
                     while not live.state.finished:
                         request = live.strategy.request(live.state)
-                        answer = await self.model.achat(request.messages, request.tools, config)
+                        seeded = replace(config, seed=derived_seed(config.seed, key.id, live.state.turn))
+                        answer = await self.model.achat(request.messages, request.tools, seeded)
                         live.strategy.advance(live.state, answer)
                     finished.put_nowait(await asyncio.to_thread(self._complete, live))
                 except Exception:
@@ -259,6 +264,13 @@ class Runner:
         finally:
             finished.put_nowait(None)
             await writing
+
+
+def derived_seed(base: int | None, *parts: object) -> int | None:
+    """A stable per-call seed, so repeated trials sample differently yet reproducibly."""
+    if base is None:
+        return None
+    return zlib.crc32("|".join(map(str, (base, *parts))).encode()) & 0x7FFFFFFF
 
 
 def _close(world: Any) -> None:
