@@ -94,3 +94,14 @@ def test_load_sft_jsonl_validates_with_line_numbers(tmp_path) -> None:
     bad.write_text("{not json\n")
     with pytest.raises(SFTDataError, match="not valid JSON"):
         load_sft_jsonl(bad)
+
+
+def test_cut_after_tool_calls_keeps_the_prefix_through_the_nth_call() -> None:
+    from tooltune.train.data import cut_after_tool_calls
+
+    example = tool_example()
+    cut = cut_after_tool_calls(example, 1)
+    assert [m["role"] for m in cut["messages"]] == ["system", "user", "assistant"]
+    assert cut["messages"][-1]["tool_calls"] and cut["tools"] == example["tools"]
+    assert cut_after_tool_calls(example, 2) is None
+    assert len(example["messages"]) == 5  # the original is untouched
