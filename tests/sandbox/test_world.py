@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tooltune.sandbox.retrieval import BM25Ranker, tool_doc_text
-from tooltune.sandbox.state import SCHEMA, build_template, diff_snapshots, snapshot
+from tooltune.sandbox.state import SCHEMA, build_template, diff_snapshots
 from tooltune.sandbox.tools import all_tools
 from tooltune.sandbox.world import World
 

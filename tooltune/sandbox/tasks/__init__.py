@@ -15,4 +15,7 @@ def all_instructions() -> list[Instruction]:
 
     for name in TASK_MODULES:
         importlib.import_module(f"tooltune.sandbox.tasks.{name}")
-    return [task.instruction for task in REGISTRY.values()]
+    # modules import each other's helpers, so registration order is not module order: sort by module
+    position = {f"tooltune.sandbox.tasks.{name}": i for i, name in enumerate(TASK_MODULES)}
+    tasks = sorted(enumerate(REGISTRY.values()), key=lambda item: (position[item[1].solve.__module__], item[0]))
+    return [task.instruction for _, task in tasks]

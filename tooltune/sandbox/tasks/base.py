@@ -136,3 +136,31 @@ def temperature(celsius: float, unit: str) -> str:
 
 UNIT_SYMBOL = {"map": {"pref": "weather.unit"}, "table": {"celsius": "°C", "fahrenheit": "°F"}}
 WORKOUT_SLOTS = ("07:00", "08:00", "09:00", "10:00", "16:00", "17:00", "18:00", "19:00")
+
+
+# --- check specs and actions used by several task modules ---------------------------------------
+
+SIGNED = arg("send_email", "content", "contains", pref("email.sign_off"))
+REMINDER_OK = arg("add_event_in_calendar", "reminder_minutes", "equals", pref("calendar.reminder_minutes"))
+VOLUME_OK = arg("play_music", "volume_level", "within", pref("music.volume_range"))
+
+
+def sent_to(relation: str) -> dict:
+    return arg("send_email", "receiver", "equals", {"contact": relation})
+
+
+def email_person(s: "Session", person: dict, subject: str, body: str) -> dict:
+    """Send `body` to a contact, greeted by first name and signed the user's way."""
+    first = person["name"].split()[-1] if person["name"].startswith(("Dr.", "Prof.", "Ms.", "Coach")) \
+        else person["name"].split()[0]
+    sign = s.pref("email.sign_off", "Best regards")
+    return s.call("send_email", receiver=person["email"], subject=subject,
+                  content=f"Hi {first},\n\n{body}\n\n{sign}")
+
+
+def add_event(s: "Session", title: str, start: str, minutes: int, location: str = "") -> dict:
+    """Put an event in the calendar with the user's usual reminder."""
+    from tooltune.sandbox.reference import OMIT
+
+    return s.call("add_event_in_calendar", title=title, start_time=start, end_time=plus_minutes(start, minutes),
+                  location=location, reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))

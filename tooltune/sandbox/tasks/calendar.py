@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.reference import Session
 from tooltune.sandbox.tasks.base import (
-    WORKOUT_SLOTS, arg, before, called, day, free_slot, personal, plus_minutes, pref, proactive, task,
+    REMINDER_OK, SIGNED, WORKOUT_SLOTS, add_event, arg, before, called, day, email_person, free_slot, personal,
+    plus_minutes, pref, proactive, sent_to, task,
 )
 from tooltune.sandbox.userdata import WORKOUT_HOURS
 
-REMINDER_OK = arg("add_event_in_calendar", "reminder_minutes", "equals", pref("calendar.reminder_minutes"))
-SIGNED = arg("send_email", "content", "contains", pref("email.sign_off"))
 NEXT_WORKOUT_ALARM = {
     "sql": "SELECT strftime('%Y-%m-%d %H:%M:%S', start_time, '-' || :m || ' minutes') FROM events "
            "WHERE title LIKE '% session' AND start_time > :now ORDER BY start_time LIMIT 1",
@@ -50,8 +49,7 @@ def dentist(s: Session) -> None:
     events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(5), end_time=day(5))
     start, end = day(5, "15:00"), day(5, "16:00")
     clash = [e["title"] for e in events if e["start_time"] < end and e["end_time"] > start]
-    s.call("add_event_in_calendar", title="Dentist appointment", start_time=start, end_time=end,
-           reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    add_event(s, "Dentist appointment", start, 60)
     note = f" Heads-up: it overlaps {', '.join(clash)}." if clash else " Nothing else is planned then."
     s.say(f"Added \"Dentist appointment\" on Wednesday {day(5)} 15:00-16:00 with your usual reminder.{note} "
           "Want an alarm for when to leave?")
@@ -60,8 +58,7 @@ def dentist(s: Session) -> None:
 @task("cal-meet-03", "Set up a one-hour call with my colleague on Monday morning and email them about it.",
       at=day(0, "16:00"), location="Office", apps=["calendar", "email"],
       tools=["view_events_in_calendar_by_providing_time_range", "add_event_in_calendar", "send_email"], keypoints=[
-          personal("Email the user's colleague from their common contacts.",
-                   arg("send_email", "receiver", "equals", {"contact": "colleague"})),
+          personal("Email the user's colleague from their common contacts.", sent_to("colleague")),
           personal("Set the user's usual event reminder.", REMINDER_OK),
           personal("Sign the email the way the user does.", SIGNED),
           proactive("Check Monday morning for conflicts before booking the slot.",
@@ -73,13 +70,9 @@ def colleague_call(s: Session) -> None:
     events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(3), end_time=day(3))
     start = free_slot(events, day(3), ("09:00", "09:30", "10:00", "10:30", "11:00"), 60) or day(3, "09:00")
     end = plus_minutes(start, 60)
-    first = colleague["name"].split()[0]
-    s.call("add_event_in_calendar", title=f"Call with {colleague['name']}", start_time=start, end_time=end,
-           reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
-    sign = s.pref("email.sign_off", "Best regards")
-    s.call("send_email", receiver=colleague["email"], subject="Call on Monday morning",
-           content=f"Hi {first},\n\nCould we have a one-hour call on Monday at {start[11:16]}? "
-                   f"I've put it in my calendar.\n\n{sign}")
+    add_event(s, f"Call with {colleague['name']}", start, 60)
+    email_person(s, colleague, "Call on Monday morning",
+                 f"Could we have a one-hour call on Monday at {start[11:16]}? I've put it in my calendar.")
     s.say(f"Booked \"Call with {colleague['name']}\" on Monday {start[11:16]}-{end[11:16]} (the first free hour) "
           f"and emailed {colleague['email']}. Shall I add an agenda?")
 
@@ -87,8 +80,7 @@ def colleague_call(s: Session) -> None:
 @task("cal-sick-04", "I'm sick today. Clear the rest of my calendar for today and let my colleague know.",
       at=day(0, "08:30"), location="Home", apps=["calendar", "email"],
       tools=["view_today_events_in_calendar", "delete_event_in_calendar", "send_email"], keypoints=[
-          personal("Tell the user's colleague from their common contacts.",
-                   arg("send_email", "receiver", "equals", {"contact": "colleague"})),
+          personal("Tell the user's colleague from their common contacts.", sent_to("colleague")),
           personal("Sign the email the way the user does.", SIGNED),
           proactive("Remove every remaining event of today.",
                     {"type": "count", "table": "events", "op": "equals", "value": 0,
@@ -101,11 +93,9 @@ def sick_day(s: Session) -> None:
     for event in events:
         s.call("delete_event_in_calendar", event_id=event["id"])
     colleague = s.contact("colleague")
-    sign = s.pref("email.sign_off", "Best regards")
     titles = ", ".join(e["title"] for e in events) or "nothing scheduled"
-    s.call("send_email", receiver=colleague["email"], subject="Out sick today",
-           content=f"Hi {colleague['name'].split()[0]},\n\nI'm sick today and have cancelled: {titles}. "
-                   f"I'll be back in touch as soon as I'm better.\n\n{sign}")
+    email_person(s, colleague, "Out sick today",
+                 f"I'm sick today and have cancelled: {titles}. I'll be back in touch as soon as I'm better.")
     s.say(f"I cancelled {len(events)} event(s) ({titles}) and let {colleague['name']} know. Rest up and drink "
           "plenty of fluids - shall I keep an eye on your health readings today?")
 
@@ -149,7 +139,6 @@ def sunday_workout(s: Session) -> None:
     minutes = s.pref("health.workout_minutes", [45, 60])[0]
     usual = WORKOUT_HOURS.get(s.pref("health.workout_time", "morning"), "07:00")
     start = free_slot(events, day(2), (usual, *WORKOUT_SLOTS), minutes)
-    s.call("add_event_in_calendar", title=f"{activity.title()} workout", start_time=start,
-           end_time=plus_minutes(start, minutes), reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    add_event(s, f"{activity.title()} workout", start, minutes)
     s.say(f"Blocked {start[11:16]}-{plus_minutes(start, minutes)[11:16]} on Sunday for {activity} "
           f"({minutes} min); you've done {', '.join(done) or 'no workouts'} this week, so this keeps it varied.")

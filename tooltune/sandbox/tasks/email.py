@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.reference import Session
 from tooltune.sandbox.tasks.base import (
-    DINNER_TIMES, arg, arg_row, before, called, day, free_slot, open_at, personal, plus_minutes, pref, proactive, task,
+    DINNER_TIMES, SIGNED, add_event, arg, before, called, day, email_person, free_slot, personal, plus_minutes,
+    proactive, sent_to, task,
 )
+from tooltune.sandbox.tasks.navigation import CUISINE_OK, PRICE_OK, find_places
 
-SIGNED = arg("send_email", "content", "contains", pref("email.sign_off"))
-
-
-def _to(relation: str) -> dict:
-    return arg("send_email", "receiver", "equals", {"contact": relation})
 
 
 @task("email-new-01", "Any new mails until now?", at=day(0, "09:00"), location="Office", apps=["email"],
@@ -33,7 +30,7 @@ def new_mail(s: Session) -> None:
       tools=["search_email_by_sender_and_receiver", "send_email", "mark_email_as_read"], keypoints=[
           personal("Find the family member among the user's common contacts.",
                    arg("search_email_by_sender_and_receiver", "address", "equals", {"contact": "family"})),
-          personal("Reply to that family member.", _to("family")),
+          personal("Reply to that family member.", sent_to("family")),
           personal("Sign the reply the way the user does.", SIGNED),
           proactive("Mark the answered email as read.", called("mark_email_as_read")),
           proactive("Offer to put the plan in the calendar."),
@@ -42,9 +39,7 @@ def reply_family(s: Session) -> None:
     family = s.contact("family")
     mails = s.call("search_email_by_sender_and_receiver", address=family["email"])
     latest = next(m for m in mails if m["folder"] == "inbox")
-    sign = s.pref("email.sign_off", "Best regards")
-    s.call("send_email", receiver=latest["sender"], subject=f"Re: {latest['subject']}",
-           content=f"Hi {family['name'].split()[0]},\n\nYes, that works for me!\n\n{sign}")
+    email_person(s, {**family, "email": latest["sender"]}, f"Re: {latest['subject']}", "Yes, that works for me!")
     if not latest["is_read"]:
         s.call("mark_email_as_read", email_id=latest["id"])
     s.say(f"Replied \"yes, that works\" to {family['name']}'s email \"{latest['subject']}\" and marked it read. "
@@ -53,7 +48,7 @@ def reply_family(s: Session) -> None:
 
 @task("email-late-03", "Email my family that I'll be home late tonight.", at=day(0, "17:30"), location="Office",
       apps=["email", "calendar"], tools=["view_today_events_in_calendar", "send_email"], keypoints=[
-          personal("Write to the user's family contact.", _to("family")),
+          personal("Write to the user's family contact.", sent_to("family")),
           personal("Sign the email the way the user does.", SIGNED),
           proactive("Check the rest of today's schedule to give an estimated time.",
                     before("view_today_events_in_calendar", "send_email")),
@@ -64,10 +59,8 @@ def home_late(s: Session) -> None:
     family = s.contact("family")
     eta = max((e["end_time"] for e in events), default=day(0, "19:00"))
     eta_text = plus_minutes(eta, 45)[11:16]
-    sign = s.pref("email.sign_off", "Best regards")
-    s.call("send_email", receiver=family["email"], subject="Home late tonight",
-           content=f"Hi {family['name'].split()[0]},\n\nI'll be home late tonight, around {eta_text}. "
-                   f"Don't wait for me for dinner.\n\n{sign}")
+    email_person(s, family, "Home late tonight",
+                 f"I'll be home late tonight, around {eta_text}. Don't wait for me for dinner.")
     s.say(f"Emailed {family['name']} that you'll be home around {eta_text} (after your last commitment). "
           "Shall I set the heating so the house is comfortable when you arrive?")
 
@@ -77,7 +70,7 @@ def home_late(s: Session) -> None:
       tools=["search_email_by_sender_and_receiver", "send_email", "add_alarm"], keypoints=[
           personal("Look for mail from the user's colleague.",
                    arg("search_email_by_sender_and_receiver", "address", "equals", {"contact": "colleague"})),
-          personal("Reply to the colleague.", _to("colleague")),
+          personal("Reply to the colleague.", sent_to("colleague")),
           personal("Sign the email the way the user does.", SIGNED),
           proactive("Set a reminder for Monday to follow up.",
                     arg("add_alarm", "alarm_time", "startswith", day(3))),
@@ -87,10 +80,7 @@ def colleague_reply(s: Session) -> None:
     mails = [m for m in s.call("search_email_by_sender_and_receiver", address=colleague["email"])
              if m["folder"] == "inbox"]
     latest = mails[0]
-    sign = s.pref("email.sign_off", "Best regards")
-    s.call("send_email", receiver=colleague["email"], subject=f"Re: {latest['subject']}",
-           content=f"Hi {colleague['name'].split()[0]},\n\nThanks for your message - I'll get back to you on "
-                   f"Monday.\n\n{sign}")
+    email_person(s, colleague, f"Re: {latest['subject']}", "Thanks for your message - I'll get back to you on Monday.")
     s.call("add_alarm", alarm_time=day(3, "09:00"), message=f"Get back to {colleague['name']}: {latest['subject']}")
     s.say(f"Yes - {colleague['name']} wrote \"{latest['subject']}\" ({latest['timestamp'][:16]}). I replied that "
           "you'll get back to them on Monday and set an alarm for Monday 09:00 to follow up.")
@@ -100,12 +90,9 @@ def colleague_reply(s: Session) -> None:
       at=day(0, "12:30"), location="Office", apps=["email", "navigation", "calendar", "weather"],
       tools=["view_events_in_calendar_by_providing_time_range", "find_restaurants", "reserve_restaurant",
              "add_event_in_calendar", "get_future_weather", "send_email"], keypoints=[
-          personal("Pick a cuisine the user likes.",
-                   arg_row("reserve_restaurant", "restaurant_id", "restaurants", "cuisine", "in", pref("navigation.cuisines"))),
-          personal("Stay within the user's restaurant budget.",
-                   arg_row("reserve_restaurant", "restaurant_id", "restaurants", "avg_price_per_person", "lte",
-                           pref("navigation.restaurant_budget_per_person"))),
-          personal("Invite the friend from the user's common contacts.", _to("friend")),
+          personal("Pick a cuisine the user likes.", CUISINE_OK),
+          personal("Stay within the user's restaurant budget.", PRICE_OK),
+          personal("Invite the friend from the user's common contacts.", sent_to("friend")),
           proactive("Check tomorrow evening's calendar before booking.",
                     before("view_events_in_calendar_by_providing_time_range", "reserve_restaurant")),
           proactive("Check tomorrow's weather (a storm is coming) and mention it.", called("get_future_weather")),
@@ -114,20 +101,15 @@ def colleague_reply(s: Session) -> None:
 def invite_friend(s: Session) -> None:
     events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(1), end_time=day(1))
     start = free_slot(events, day(1), DINNER_TIMES, 90)
-    places = s.call("find_restaurants", city=s.user.city, cuisine=s.pref("navigation.cuisines", [OMIT])[0],
-                    max_price_per_person=s.pref("navigation.restaurant_budget_per_person", OMIT))
-    place = next(p for p in places if open_at(p["opening_hours"], start))
+    place = find_places(s, s.user.city, start)[0]
     s.call("reserve_restaurant", restaurant_id=place["id"], reservation_time=start, party_size=2)
     weather = s.call("get_future_weather", location=s.user.city, start_time=day(1), end_time=day(1))[0]
     friend = s.contact("friend")
-    s.call("add_event_in_calendar", title=f"Dinner with {friend['name']}", start_time=start,
-           end_time=plus_minutes(start, 90), location=place["address"],
-           reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
-    sign = s.pref("email.sign_off", "Best regards")
-    s.call("send_email", receiver=friend["email"], subject="Dinner tomorrow?",
-           content=f"Hi {friend['name'].split()[0]},\n\nWould you like to have dinner with me tomorrow at "
-                   f"{start[11:16]} at {place['name']} ({place['address']})? I booked a table for two. "
-                   f"The forecast says {weather['condition']}, so bring something for the rain.\n\n{sign}")
+    add_event(s, f"Dinner with {friend['name']}", start, 90, place["address"])
+    email_person(s, friend, "Dinner tomorrow?",
+                 f"Would you like to have dinner with me tomorrow at {start[11:16]} at {place['name']} "
+                 f"({place['address']})? I booked a table for two. The forecast says {weather['condition']}, "
+                 "so bring something for the rain.")
     s.say(f"Booked {place['name']} ({place['cuisine']}, about ${place['avg_price_per_person']:.0f} per person) "
           f"for two tomorrow at {start[11:16]}, added it to your calendar and invited {friend['name']}. "
           f"Tomorrow looks like {weather['condition']} ({weather['precipitation_chance']}% chance of rain), "

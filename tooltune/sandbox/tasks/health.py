@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.reference import Session
 from tooltune.sandbox.tasks.base import (
-    WORKOUT_SLOTS, answer, arg, before, called, day, free_slot, personal, plus_minutes, pref, proactive, task,
+    REMINDER_OK, WORKOUT_SLOTS, add_event, answer, arg, before, called, day, free_slot, personal, pref, proactive, task,
 )
+from tooltune.sandbox.tasks.smart_home import lights_on
 from tooltune.sandbox.userdata import WORKOUT_HOURS
 
 
@@ -40,8 +41,7 @@ def health_status(s: Session) -> None:
              "add_event_in_calendar"], keypoints=[
           personal("Plan one of the user's preferred workout types.",
                    arg("add_event_in_calendar", "title", "contains_any", pref("health.workout_types"))),
-          personal("Set the user's usual reminder.",
-                   arg("add_event_in_calendar", "reminder_minutes", "equals", pref("calendar.reminder_minutes"))),
+          personal("Set the user's usual reminder.", REMINDER_OK),
           proactive("Check today's schedule so the workout fits.", before("view_today_events_in_calendar", "add_event_in_calendar")),
           proactive("Consider the current energy and mood.", called("get_current_health_and_mood_status")),
           proactive("Suggest a warm-up and hydration tips."),
@@ -57,8 +57,7 @@ def plan_workout(s: Session) -> None:
     minutes = low if status["energy_level"] < 5 else (low + high) // 2
     usual = WORKOUT_HOURS.get(s.pref("health.workout_time", "morning"), "07:00")
     start = free_slot(events, day(0), (usual, *WORKOUT_SLOTS, "20:00", "21:00"), minutes, after=day(0, "08:00"))
-    s.call("add_event_in_calendar", title=f"{activity.title()} workout", start_time=start,
-           end_time=plus_minutes(start, minutes), reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    add_event(s, f"{activity.title()} workout", start, minutes)
     s.say(f"Your energy is {status['energy_level']}/10, so I planned {minutes} minutes of {activity} at "
           f"{start[11:16]}, between your other commitments. Warm up for 5-10 minutes and bring water.")
 
@@ -97,8 +96,7 @@ def wind_down(s: Session) -> None:
     level = s.pref("smart_home.bath_water_level", 80)
     s.call("control_bathtub_in_home", fill=True, water_level=level, temperature=temperature, keep_temperature=True)
     brightness = max(10, s.pref("smart_home.light_brightness", 60) // 2)
-    s.call("control_light_in_home", action="on", location="bedroom", brightness=brightness,
-           color=s.pref("smart_home.light_color", OMIT))
+    lights_on(s, "bedroom", brightness)
     s.say(f"The bath is filling to {level}% at {temperature}°C and will stay warm; the bedroom lights are soft at "
           f"{brightness}%. You've averaged {summary['average_sleep_hours']} h of sleep lately - put screens away "
           "and skip caffeine tonight.")

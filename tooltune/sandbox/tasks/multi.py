@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from tooltune.sandbox.reference import OMIT, Session
 from tooltune.sandbox.tasks.base import (
-    DINNER_TIMES, UNIT_SYMBOL, answer, arg, arg_row, before, called, day, free_slot, open_at, personal, plus_minutes,
-    pref, proactive, task, temperature,
+    DINNER_TIMES, REMINDER_OK, SIGNED, UNIT_SYMBOL, VOLUME_OK, add_event, answer, arg, arg_row, before, called, day,
+    email_person, free_slot, personal, plus_minutes, pref, proactive, sent_to, task, temperature,
 )
+from tooltune.sandbox.tasks.music import RELAX_GENRE, play_relaxing
 from tooltune.sandbox.tasks.navigation import CUISINE_OK, PRICE_OK, find_places
 from tooltune.sandbox.tasks.smart_home import TEMP_OK, set_climate
-
-VOLUME_OK = arg("play_music", "volume_level", "within", pref("music.volume_range"))
 
 
 @task("multi-tired-01", "I'm tired. Change the music and adjust the temperature at home.", at=day(0, "20:00"),
       location="Home", apps=["music", "smart_home", "health"],
       tools=["get_current_health_and_mood_status", "search_music", "play_music", "set_temperature_and_humidity_in_home"],
       keypoints=[
-          personal("Switch to the genre the user relaxes to.",
-                   arg_row("play_music", "music_name", "tracks", "genre", "equals", pref("music.relax_genre"), key="title")),
+          personal("Switch to the genre the user relaxes to.", RELAX_GENRE),
           personal("Keep the volume in the user's preferred range.", VOLUME_OK),
           personal("Set the user's preferred temperature.", TEMP_OK),
           proactive("Check how the user is doing.", called("get_current_health_and_mood_status")),
@@ -26,10 +24,7 @@ VOLUME_OK = arg("play_music", "volume_level", "within", pref("music.volume_range
       ])
 def tired(s: Session) -> None:
     status = s.call("get_current_health_and_mood_status")
-    tracks = s.call("search_music", genre=s.pref("music.relax_genre", OMIT))
-    track = next((t for t in tracks if t["mood"] in ("calm", "mellow", "dreamy")), tracks[0])
-    volume = s.pref("music.volume_range", [50, 50])[0]
-    s.call("play_music", music_name=track["title"], volume_level=volume)
+    track, volume = play_relaxing(s)
     target = set_climate(s)
     s.say(f"Playing \"{track['title']}\" by {track['artist']} quietly (volume {volume}) and the thermostat is set to "
           f"{target['target_temperature']}°C. Your stress level reads {status['stress_level']}/5 - an early night "
@@ -42,10 +37,8 @@ def tired(s: Session) -> None:
              "add_event_in_calendar", "send_email"], keypoints=[
           personal("Choose a cuisine the user likes.", CUISINE_OK),
           personal("Stay within the user's restaurant budget.", PRICE_OK),
-          personal("Email the family member from the user's contacts.",
-                   arg("send_email", "receiver", "equals", {"contact": "family"})),
-          personal("Set the user's usual event reminder.",
-                   arg("add_event_in_calendar", "reminder_minutes", "equals", pref("calendar.reminder_minutes"))),
+          personal("Email the family member from the user's contacts.", sent_to("family")),
+          personal("Set the user's usual event reminder.", REMINDER_OK),
           proactive("Check Wednesday evening before booking.",
                     before("view_events_in_calendar_by_providing_time_range", "reserve_restaurant")),
           proactive("Suggest a cake or a small gift."),
@@ -56,13 +49,9 @@ def birthday(s: Session) -> None:
     place = find_places(s, s.user.city, start)[0]
     s.call("reserve_restaurant", restaurant_id=place["id"], reservation_time=start, party_size=2)
     family = s.contact("family")
-    s.call("add_event_in_calendar", title=f"Birthday dinner with {family['name']}", start_time=start,
-           end_time=plus_minutes(start, 120), location=place["address"],
-           reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
-    sign = s.pref("email.sign_off", "Best regards")
-    s.call("send_email", receiver=family["email"], subject="Birthday dinner on Wednesday",
-           content=f"Hi {family['name'].split()[0]},\n\nLet's celebrate! I booked {place['name']} "
-                   f"({place['address']}) on Wednesday at {start[11:16]}.\n\n{sign}")
+    add_event(s, f"Birthday dinner with {family['name']}", start, 120, place["address"])
+    email_person(s, family, "Birthday dinner on Wednesday",
+                 f"Let's celebrate! I booked {place['name']} ({place['address']}) on Wednesday at {start[11:16]}.")
     s.say(f"Booked {place['name']} ({place['cuisine']}) for Wednesday {start[11:16]}, added it to your calendar and "
           f"emailed {family['name']}. Want me to order a cake or find a small gift?")
 
@@ -94,9 +83,8 @@ def briefing(s: Session) -> None:
 @task("multi-forecast-email-04", "Email my family the weather forecast for the weekend.", at=day(0, "16:00"),
       location="Office", apps=["weather", "email"], tools=["get_future_weather", "send_email"], keypoints=[
           personal("Forecast for the user's city.", arg("get_future_weather", "location", "equals", {"persona": "location"})),
-          personal("Send it to the family member in the user's contacts.",
-                   arg("send_email", "receiver", "equals", {"contact": "family"})),
-          personal("Sign the email the way the user does.", arg("send_email", "content", "contains", pref("email.sign_off"))),
+          personal("Send it to the family member in the user's contacts.", sent_to("family")),
+          personal("Sign the email the way the user does.", SIGNED),
           proactive("Warn about Saturday's storm in the email.",
                     arg("send_email", "content", "contains_any", ["rain", "storm", "thunder"])),
       ])
@@ -106,10 +94,8 @@ def forecast_email(s: Session) -> None:
     family = s.contact("family")
     lines = "\n".join(f"- {d['date']}: {d['condition']}, {temperature(d['temp_min'], unit)} to "
                       f"{temperature(d['temp_max'], unit)}, {d['precipitation_chance']}% chance of rain" for d in days)
-    sign = s.pref("email.sign_off", "Best regards")
-    s.call("send_email", receiver=family["email"], subject="Weekend weather",
-           content=f"Hi {family['name'].split()[0]},\n\nHere's the weekend forecast:\n{lines}\n"
-                   f"Saturday looks stormy - plan indoor things and take rain gear.\n\n{sign}")
+    email_person(s, family, "Weekend weather", f"Here's the weekend forecast:\n{lines}\n"
+                 "Saturday looks stormy - plan indoor things and take rain gear.")
     s.say(f"Sent {family['name']} the weekend forecast for {s.user.city}, with a warning about Saturday's rain.")
 
 

@@ -6,11 +6,21 @@ from datetime import timedelta
 
 from tooltune.sandbox.reference import OMIT, Session
 from tooltune.sandbox.tasks.base import (
-    arg, arg_row, called, day, personal, pref, proactive, task,
+    VOLUME_OK, arg, arg_row, called, day, personal, pref, proactive, task,
 )
+from tooltune.sandbox.tasks.smart_home import lights_on
 from tooltune.sandbox.tools import format_time
 
-VOLUME_OK = arg("play_music", "volume_level", "within", pref("music.volume_range"))
+RELAX_GENRE = arg_row("play_music", "music_name", "tracks", "genre", "equals", pref("music.relax_genre"), key="title")
+
+
+def play_relaxing(s: Session) -> tuple[dict, int]:
+    """Play a calm track of the user's relaxing genre at the bottom of their volume range."""
+    tracks = s.call("search_music", genre=s.pref("music.relax_genre", OMIT))
+    track = next((t for t in tracks if t["mood"] in ("calm", "mellow", "dreamy")), tracks[0])
+    volume = s.pref("music.volume_range", [50, 50])[0]
+    s.call("play_music", music_name=track["title"], volume_level=volume)
+    return track, volume
 
 
 def _titles(tracks: list[dict]) -> str:
@@ -61,8 +71,7 @@ def focus_music(s: Session) -> None:
 @task("music-relax-03", "Long day. Play something relaxing and dim the living room lights.",
       at=day(0, "21:00"), location="Home", apps=["music", "smart_home"],
       tools=["search_music", "play_music", "control_light_in_home"], keypoints=[
-          personal("Play the genre the user relaxes to.",
-                   arg_row("play_music", "music_name", "tracks", "genre", "equals", pref("music.relax_genre"), key="title")),
+          personal("Play the genre the user relaxes to.", RELAX_GENRE),
           personal("Keep the volume in the user's preferred range.", VOLUME_OK),
           personal("Use the user's preferred light colour.", arg("control_light_in_home", "color", "equals", pref("smart_home.light_color"))),
           proactive("Dim below the user's usual brightness.",
@@ -70,13 +79,9 @@ def focus_music(s: Session) -> None:
           proactive("Suggest a wind-down routine (tea, bath, screens off) for the evening."),
       ])
 def relax(s: Session) -> None:
-    tracks = s.call("search_music", genre=s.pref("music.relax_genre", OMIT))
-    track = next((t for t in tracks if t["mood"] in ("calm", "mellow", "dreamy")), tracks[0])
-    volume = s.pref("music.volume_range", [50, 50])[0]
-    s.call("play_music", music_name=track["title"], volume_level=volume)
+    track, volume = play_relaxing(s)
     brightness = max(10, s.pref("smart_home.light_brightness", 60) // 2)
-    s.call("control_light_in_home", action="on", location="living room", brightness=brightness,
-           color=s.pref("smart_home.light_color", OMIT))
+    lights_on(s, "living room", brightness)
     s.say(f"Playing \"{track['title']}\" by {track['artist']} softly at volume {volume}, and the living room "
           f"lights are dimmed to {brightness}%. Maybe a warm drink or a bath, and screens off soon? I can run "
           "the bath if you like.")

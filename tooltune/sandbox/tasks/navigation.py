@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tooltune.sandbox.reference import OMIT, Session
 from tooltune.sandbox.tasks.base import (
-    DINNER_TIMES, answer, arg, arg_row, before, called, day, free_slot, in_daypart, open_at, personal, plus_minutes,
+    DINNER_TIMES, add_event, answer, arg, arg_row, before, called, day, free_slot, in_daypart, open_at, personal, plus_minutes,
     pref, proactive, task,
 )
 
@@ -78,9 +78,7 @@ def dinner(s: Session) -> None:
     start = free_slot(events, day(0), DINNER_TIMES, 90)
     place = find_places(s, s.user.city, start)[0]
     s.call("reserve_restaurant", restaurant_id=place["id"], reservation_time=start, party_size=2)
-    s.call("add_event_in_calendar", title=f"Dinner at {place['name']}", start_time=start,
-           end_time=plus_minutes(start, 90), location=place["address"],
-           reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    add_event(s, f"Dinner at {place['name']}", start, 90, place["address"])
     s.say(f"Booked a table for two at {place['name']} ({place['cuisine']}, ~${place['avg_price_per_person']:.0f} "
           f"per person) tonight at {start[11:16]}, when you're free, and added it to your calendar.")
 

@@ -12,11 +12,15 @@ ADDED_WITHIN_BUDGET = arg_row("add_product_to_cart", "product_id", "products", "
 SEARCH_WITHIN_BUDGET = arg("search_products_in_shopping_manager", "max_price", "lte", pref("shopping.budget_per_item"))
 
 
-def pick_product(s: Session, found: list[dict], must_contain: str = "") -> dict:
-    """Prefer the user's brands, then the best rated; optionally require words in the title."""
-    wanted = [p for p in found if must_contain.lower() in p["title"].lower()] if must_contain else found
+def buy_one(s: Session, query: str, category: str, must_contain: str) -> dict:
+    """Search within the user's budget, prefer their brands then the best rated, add one to the cart."""
+    found = s.call("search_products_in_shopping_manager", query=query, category=category,
+                   max_price=s.pref("shopping.budget_per_item", OMIT))
+    wanted = [p for p in found if must_contain.lower() in p["title"].lower()]
     brands = s.pref("shopping.brands", [])
-    return sorted(wanted, key=lambda p: (p["brand"] not in brands, -p["rating"]))[0]
+    product = sorted(wanted, key=lambda p: (p["brand"] not in brands, -p["rating"]))[0]
+    s.call("add_product_to_cart", product_id=product["id"], quantity=1)
+    return product
 
 
 @task("shop-cart-01", "Take a look at my shopping cart and recommend some cheaper alternatives.", at=day(0, "20:00"),
@@ -49,10 +53,7 @@ def cheaper_cart(s: Session) -> None:
           proactive("Mention a cheaper or better-rated alternative."),
       ])
 def headphones(s: Session) -> None:
-    found = s.call("search_products_in_shopping_manager", query="wireless headphones", category="Electronics",
-                   max_price=s.pref("shopping.budget_per_item", OMIT))
-    product = pick_product(s, found, "headphones")
-    s.call("add_product_to_cart", product_id=product["id"], quantity=1)
+    product = buy_one(s, "wireless headphones", "Electronics", "headphones")
     s.say(f"Added {product['title']} (${product['price']}, rated {product['rating']}) to your cart.")
 
 
@@ -92,10 +93,7 @@ def groceries(s: Session) -> None:
 def rain_gear(s: Session) -> None:
     days = s.call("get_future_weather", location=s.user.city, start_time=day(1), end_time=day(2))
     gear = s.pref("weather.rain_gear", "umbrella")
-    found = s.call("search_products_in_shopping_manager", query=gear, category="Outdoors",
-                   max_price=s.pref("shopping.budget_per_item", OMIT))
-    product = pick_product(s, found, gear)
-    s.call("add_product_to_cart", product_id=product["id"], quantity=1)
+    product = buy_one(s, gear, "Outdoors", gear)
     wet = [d["date"] for d in days if d["precipitation_chance"] >= 50]
     s.say(f"Rain is expected on {', '.join(wet) or 'the weekend'}. I added {product['title']} (${product['price']}) "
           "to your cart - order today to have it in time. Outdoor plans are better moved to the dry day.")
@@ -110,10 +108,7 @@ def rain_gear(s: Session) -> None:
           proactive("Mention keeping the receipt and the return window."),
       ])
 def new_pot(s: Session) -> None:
-    found = s.call("search_products_in_shopping_manager", query="pot cookware", category="Kitchen",
-                   max_price=s.pref("shopping.budget_per_item", OMIT))
-    product = pick_product(s, found, "pot")
-    s.call("add_product_to_cart", product_id=product["id"], quantity=1)
+    product = buy_one(s, "pot cookware", "Kitchen", "pot")
     s.call("add_alarm", alarm_time=day(0, "20:00"), message="Return the old pot")
     s.say(f"Added {product['title']} (${product['price']}, rated {product['rating']}) to your cart, and an alarm at "
           "20:00 to return the old pot - keep the receipt, returns are usually accepted within 30 days.")
