@@ -51,7 +51,7 @@ def get_recent_health_and_mood_summary(ctx: ToolContext, time: DateOrTime) -> di
         "average_sleep_hours": mean("sleep_hours"),
         "average_stress_level": mean("stress_level"),
         "average_energy_level": mean("energy_level"),
-        "dominant_moods": [m for m, _ in Counter(r["mood"] for r in records).most_common(3)],
+        "dominant_moods": [m for m, _ in Counter(r["mood"] for r in records if r["mood"] != "asleep").most_common(3)],
     }
 
 

@@ -151,8 +151,8 @@ def sent_to(relation: str) -> dict:
 
 def email_person(s: "Session", person: dict, subject: str, body: str) -> dict:
     """Send `body` to a contact, greeted by first name and signed the user's way."""
-    first = person["name"].split()[-1] if person["name"].startswith(("Dr.", "Prof.", "Ms.", "Coach")) \
-        else person["name"].split()[0]
+    words = person["name"].split()
+    first = f"{words[0]} {words[-1]}" if words[0] in ("Dr.", "Prof.", "Ms.", "Coach") else words[0]
     sign = s.pref("email.sign_off", "Best regards")
     return s.call("send_email", receiver=person["email"], subject=subject,
                   content=f"Hi {first},\n\n{body}\n\n{sign}")

@@ -71,7 +71,7 @@ def headphones(s: Session) -> None:
       ])
 def groceries(s: Session) -> None:
     tag = s.pref("shopping.grocery_tags", ["groceries"])[0]
-    found = s.call("search_products_in_shopping_manager", query=tag, category="Groceries", limit=20)
+    found = s.call("search_products_in_shopping_manager", query=tag, category="Groceries")
     matching = [p for p in found if tag in p["tags"].split(", ")] or found
     quantity = s.pref("shopping.household_size", 1)
     for product in matching[:3]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tooltune.sandbox.reference import OMIT, Session
-from tooltune.sandbox.tasks.base import arg, before, called, day, personal, pref, proactive, task
+from tooltune.sandbox.tasks.base import arg, before, called, day, personal, pref, proactive, task, temperature
 
 TEMP_OK = arg("set_temperature_and_humidity_in_home", "temperature", "equals", pref("smart_home.temperature"))
 HUMIDITY_OK = arg("set_temperature_and_humidity_in_home", "humidity", "equals", pref("smart_home.humidity"))
@@ -39,8 +39,10 @@ def arrive_home(s: Session) -> None:
     now = s.call("get_home_temperature_and_humidity")
     target = set_climate(s)
     lights_on(s, "living room")
-    s.say(f"It's {now['current_temperature']}°C inside; the thermostat now aims for {target['target_temperature']}°C "
-          f"and {target['target_humidity']}% humidity, and the living room lights are on. Want the kettle on too?")
+    unit = s.pref("weather.unit", "celsius")
+    s.say(f"It's {temperature(now['current_temperature'], unit)} inside; the thermostat now aims for "
+          f"{temperature(target['target_temperature'], unit)} and {target['target_humidity']}% humidity, and the "
+          "living room lights are on. Want the kettle on too?")
 
 
 @task("home-kettle-02", "Boil some water for my usual hot drink.", at=day(0, "15:30"), location="Home",
@@ -151,6 +153,7 @@ def too_hot(s: Session) -> None:
     now = s.call("get_home_temperature_and_humidity")
     target = set_climate(s, mode="cool")
     s.call("control_curtains_in_home", open=False)
-    s.say(f"It's {now['current_temperature']}°C and {now['current_humidity']}% humidity inside. Cooling to "
-          f"{target['target_temperature']}°C at {target['target_humidity']}% humidity, and I closed the curtains "
-          "to keep the sun out. A glass of water wouldn't hurt.")
+    unit = s.pref("weather.unit", "celsius")
+    s.say(f"It's {temperature(now['current_temperature'], unit)} and {now['current_humidity']}% humidity inside. "
+          f"Cooling to {temperature(target['target_temperature'], unit)} at {target['target_humidity']}% humidity, "
+          "and I closed the curtains to keep the sun out. A glass of water wouldn't hurt.")
