@@ -173,6 +173,7 @@ def test_call_level_errors(world) -> None:
     assert "play_music" in world.call("play_musik", {})["error"]["message"]
     assert world.call("play_music", "{not json")["error"]["type"] == "invalid_json"
     assert world.call("play_music", "[1, 2]")["error"]["type"] == "invalid_arguments"
+    assert "result" in world.call("view_today_alarms", "null") and "result" in world.call("view_today_alarms", "")
     ok = world.call("play_music", '{"music_name": "willow roads", "volume_level": 30.0}')
     assert ok["result"]["volume_level"] == 30 and isinstance(ok["result"]["volume_level"], int)
     assert [name for name, _, _ in world.calls][-1] == "play_music"

@@ -102,6 +102,8 @@ class World:
                 arguments = json.loads(arguments)
             except json.JSONDecodeError as error:
                 return error_response("invalid_json", f"arguments are not valid JSON: {error}")
+            if arguments is None:  # "null" for a call without arguments
+                arguments = {}
         if not isinstance(arguments, dict):
             return error_response("invalid_arguments", "arguments must be a JSON object")
         validator = _validator(tool)
