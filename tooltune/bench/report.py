@@ -128,7 +128,10 @@ def _episode_html(record: EpisodeRecord, row: dict[str, Any], verdict: dict[str,
         f'<span class="muted">— {escape(str(c.get("reason", "")))}</span></li>' for c in record.checks)
     judge = ""
     if verdict and "error" not in verdict:
-        judge = "<p>Judge: " + ", ".join(f"{d} {verdict.get(d)}" for d in JUDGE_DIMENSIONS) + "</p>"
+        points = "; ".join(f"{d} key points {verdict.get(f'{d}_points')}" for d in JUDGE_DIMENSIONS[1:])
+        judge = (f"<p>Judge ({escape(', '.join(verdict.get('judges', [])))}): "
+                 + ", ".join(f"{d} {verdict.get(d)}" for d in JUDGE_DIMENSIONS)
+                 + f' <span class="muted">({escape(points)}; 0-2 each, None = not applicable)</span></p>')
     elif verdict:
         judge = f'<p class="bad">Judge: {escape(str(verdict.get("error")))}</p>'
     notes = "".join(f'<p class="bad">{escape(n)}</p>' for n in record.notes)

@@ -53,6 +53,8 @@ def run(
 
     if resume and out is None:
         raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--resume")
+    if suite.startswith("etapp:"):  # stored resolved, so `bench judge/report` work from any directory
+        suite = "etapp:" + str(Path(suite.removeprefix("etapp:")).expanduser().resolve())
     config = RunConfig(
         model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting), trials=trials,
         max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps), cases=_split(cases),
