@@ -21,6 +21,7 @@ from tooltune.adapters.model import (
     plan_targets,
 )
 from tooltune.adapters.molora import MoLoRAConfig, MoLoRALinear, switch_balance_loss
+from tooltune.adapters import dual_rank, olora  # noqa: E402,F401 - registers the "dual_rank" and "olora" adapter types
 
 __all__ = [
     "AdapterConfig",
