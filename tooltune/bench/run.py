@@ -30,6 +30,7 @@ class RunResult:
     counts: dict[str, int]
     summary: dict[str, Any]
     report: Path
+    failures: dict[str, str]
 
 
 def open_run(config: RunConfig, run_dir: str | Path, resume: bool) -> RunStore:
@@ -74,8 +75,9 @@ def run_benchmark(config: RunConfig, run_dir: str | Path, *, resume: bool = Fals
         if own_model:
             model.close()
     summary, report = finish_run(Path(run_dir), store, suite, judges=judges, progress=progress)
+    failures = store.failures()
     store.close()
-    return RunResult(Path(run_dir), counts, summary, report)
+    return RunResult(Path(run_dir), counts, summary, report, failures)
 
 
 def finish_run(run_dir: Path, store: RunStore, suite: Any, judges: Sequence[LLMJudge] = (),

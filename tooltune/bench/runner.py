@@ -216,14 +216,14 @@ class Runner:
             if len(answers) != len(requests):
                 raise ModelError(f"chat_batch returned {len(answers)} answers for {len(requests)} requests")
             return list(answers)
-        except ModelError:
+        except Exception:  # a backend failure fails episodes (logged, resumable), never the whole run
             if len(group) == 1:
                 return [traceback.format_exc()]
         out: list[AssistantMessage | str] = []
         for request in requests:
             try:
                 out.append(self.model.chat(request.messages, request.tools, config))
-            except ModelError:
+            except Exception:
                 out.append(traceback.format_exc())
         return out
 

@@ -63,6 +63,9 @@ def run(
     run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
     result = run_benchmark(config, run_dir, resume=resume, judges=_judges(judge), progress=not quiet)
     typer.echo(f"episodes: {result.counts}")
+    if result.counts["failed"]:
+        first = next(iter(result.failures.values())).strip().splitlines()[-1]
+        typer.echo(f"{result.counts['failed']} episodes failed (rerun with --resume to retry); first error: {first}")
     typer.echo(summary_text(result.summary))
     typer.echo(f"report: {result.report.resolve()}")
 
