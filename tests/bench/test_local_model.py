@@ -25,14 +25,14 @@ class CountingHF(HFChatModel):
 def test_tiny_hf_model_runs_batched_episodes(tmp_path: Path) -> None:
     tokenizer = tiny_tokenizer()
     model = CountingHF(tiny_llama(vocab_size=len(tokenizer)), tokenizer, name="tiny")
-    suite = FakeSuite(n_users=2, n_instructions=2)
+    suite = FakeSuite(n_users=2, n_instructions=1)
     # (ReAct's stop string needs a BPE-like tokenizer; transformers cannot compile it for this word-level one)
-    config = RunConfig(model="tiny", strategies=["fc", "plan"], max_turns=2, max_new_tokens=6, batch_size=4)
+    config = RunConfig(model="tiny", strategies=["fc", "plan"], max_turns=2, max_new_tokens=4, batch_size=4)
     runner = Runner(model, suite, config, RunStore(tmp_path), Harness(suite.open_world, fake_opening, fake_check),
                     progress=False)
     assert not runner.asynchronous and model.supports_batching
     counts = runner.run()
-    assert counts == {"done": 8, "failed": 0, "skipped": 0}, runner.store.failures()
+    assert counts == {"done": 4, "failed": 0, "skipped": 0}, runner.store.failures()
     assert max(model.batch_sizes) > 1  # several episodes advanced by one generate call
     for record in runner.store.records():
         assert 1 <= record.turns <= 2 and record.finish_reason in ("answer", "max_turns")
