@@ -49,3 +49,32 @@ def test_split_holds_out_instructions_and_validates(suite):
 def test_profile_config_names_bad_fields():
     with pytest.raises(ValueError, match="stages"):
         ProfileConfig(output_dir="x", user="u", stages=1)
+
+
+@pytest.mark.slow
+def test_tiny_profile_experiment_end_to_end(tmp_path, tiny_tokenizer, suite):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tooltune.methods.internalize.profile import run_profile_experiment
+
+    def load_student():
+        torch.manual_seed(0)
+        config = LlamaConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192,
+                             pad_token_id=tiny_tokenizer.pad_token_id, bos_token_id=tiny_tokenizer.bos_token_id,
+                             eos_token_id=tiny_tokenizer.eos_token_id)
+        return LlamaForCausalLM(config), tiny_tokenizer
+
+    config = ProfileConfig(output_dir=str(tmp_path), user=suite.users[0].id, n_train=1, n_test=1, stages=2,
+                           total_epochs=2, compressor="surprisal", lora_r=2, lora_alpha=4, max_length=4096,
+                           max_turns=1, max_new_tokens=8)
+    report = run_profile_experiment(config, load_student, log=lambda line: None)
+    rows = {r["condition"]: r for r in report["results"]}
+    assert set(rows) == {"untrained, profile in prompt", "profile internalized, no profile",
+                         "profile internalized, profile in prompt", "trained without profile, no profile"}
+    assert all(r["personal_decided"] >= 1 and 0 <= r["personal_passed"] <= r["personal_decided"] for r in rows.values())
+    with_profile = rows["untrained, profile in prompt"]["first_turn_prompt_tokens"]
+    assert with_profile > rows["profile internalized, no profile"]["first_turn_prompt_tokens"]
+    assert (tmp_path / "skintern" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (tmp_path / "table.txt").is_file() and report["test"] and report["train"] != report["test"]

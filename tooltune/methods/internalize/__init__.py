@@ -3,6 +3,8 @@ at first, decayed linearly stage by stage until the student answers from the que
 
 from tooltune.methods.internalize.accounting import ApproachResult, count_parameters, forward_flops
 from tooltune.methods.internalize.compress import SurprisalCompressor, make_compressor
+from tooltune.methods.internalize.profile import ProfileConfig, run_profile_experiment
+from tooltune.methods.internalize.recipe import InternalizeConfig, run_task_experiment
 from tooltune.methods.internalize.retrieve import BM25Retriever, EmbeddingRetriever, make_retriever
 from tooltune.methods.internalize.schedule import DecaySchedule, StagePlan, decay_ratios
 from tooltune.methods.internalize.tasks import TaskItem, unit_word_problems
@@ -15,6 +17,8 @@ __all__ = [
     "DecaySchedule",
     "DeterministicTeacher",
     "EmbeddingRetriever",
+    "InternalizeConfig",
+    "ProfileConfig",
     "StagePlan",
     "SurprisalCompressor",
     "TaskItem",
@@ -23,5 +27,7 @@ __all__ = [
     "forward_flops",
     "make_compressor",
     "make_retriever",
+    "run_profile_experiment",
+    "run_task_experiment",
     "unit_word_problems",
 ]

@@ -15,45 +15,30 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from statistics import mean
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tooltune.methods.internalize.accounting import count_parameters, forward_flops
 from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor, make_compressor
 from tooltune.methods.internalize.prompts import compress_for_stage
 from tooltune.methods.internalize.recipe import StudentLoader
-from tooltune.methods.internalize.schedule import DecaySchedule, StagePlan
-from tooltune.methods.internalize.training import StudentTraining, add_lora, train_curriculum
+from tooltune.methods.internalize.schedule import StagePlan
+from tooltune.methods.internalize.training import CurriculumConfig, add_lora, train_curriculum
 
 
-class ProfileConfig(BaseModel):
+class ProfileConfig(CurriculumConfig):
     """Knobs of the profile experiment (sized for a CPU: gold trajectories are 1.3-1.9 k tokens)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    output_dir: str
     user: str
     n_train: int = Field(3, ge=1, description="training instructions of the user")
     n_test: int = Field(2, ge=1, description="held-out instructions of the user")
-    seed: int = 0
     stages: int = Field(3, ge=2)
     total_epochs: float = Field(3.0, gt=0)
-    decay: Literal["linear", "exponential"] = "linear"
-    compressor: Literal["auto", "surprisal", "llmlingua"] = "auto"
-    lora_r: int = Field(32, ge=1)
-    lora_alpha: float = Field(32.0, gt=0)
-    learning_rate: float = Field(1e-3, gt=0)
     batch_size: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=64)
-    max_turns: int = Field(4, ge=1)
-    max_new_tokens: int = Field(96, ge=8)
-
-    def schedule(self) -> DecaySchedule:
-        return DecaySchedule(stages=self.stages, examples=0, total_epochs=self.total_epochs, kind=self.decay)
-
-    def knobs(self) -> StudentTraining:
-        return StudentTraining(self.lora_r, self.lora_alpha, self.learning_rate, self.batch_size, self.max_length, self.seed)
+    max_turns: int = Field(2, ge=1, description="agent turns per held-out episode (the preference calls come first)")
+    max_new_tokens: int = Field(64, ge=8)
 
 
 def user_cases(suite: Any, user_id: str) -> list[Any]:
@@ -201,12 +186,12 @@ def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, l
             f"{row['first_turn_prompt_tokens']:.0f} tokens [{time.perf_counter() - clock:.0f} s]")
 
     evaluate("untrained, profile in prompt", model, True)
-    evaluate("untrained, no profile", model, False)
     knobs = config.knobs()
     add_lora(model, knobs)
     train_curriculum(model, tokenizer, datasets, [p.epochs for p in plans], knobs, out / "skintern",
                      names=[f"S{p.index}-{p.keep_ratio:.2f}" for p in plans])
     evaluate("profile internalized, no profile", model, False)
+    evaluate("profile internalized, profile in prompt", model, True)
     del model
 
     control, _ = load_student()

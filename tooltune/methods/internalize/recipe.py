@@ -10,7 +10,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from tooltune.methods.internalize.accounting import ApproachResult, count_parameters, format_table
 from tooltune.methods.internalize.compress import make_compressor
@@ -24,46 +24,26 @@ from tooltune.methods.internalize.curriculum import (
 )
 from tooltune.methods.internalize.evaluate import answer_all, score_answers
 from tooltune.methods.internalize.retrieve import make_retriever
-from tooltune.methods.internalize.schedule import DecaySchedule
 from tooltune.methods.internalize.tasks import DEFAULT_RULES, split_problems
 from tooltune.methods.internalize.teacher import make_teacher, teach_all
-from tooltune.methods.internalize.training import StudentTraining, add_lora, train_curriculum
+from tooltune.methods.internalize.training import CurriculumConfig, add_lora, train_curriculum
 
 StudentLoader = Callable[[], tuple[Any, Any]]
 """Returns a fresh (model, tokenizer) of the student each time it is called."""
 
 
-class InternalizeConfig(BaseModel):
-    """Every knob of one experiment; validated at the edge, errors name the field."""
+class InternalizeConfig(CurriculumConfig):
+    """Every knob of one task experiment; validated at the edge, errors name the field."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    output_dir: str
     n_train: int = Field(24, ge=2)
     n_test: int = Field(24, ge=1)
     rules: int = Field(len(DEFAULT_RULES), ge=1, le=len(DEFAULT_RULES))
-    seed: int = 0
-    stages: int = Field(4, ge=2)
     examples: int = Field(2, ge=0, description="K: few-shot examples at S = 1")
-    total_epochs: float = Field(4.0, gt=0)
-    decay: Literal["linear", "exponential"] = "linear"
     rationales: int = Field(1, ge=1, description="rationales per training question (SKIntern: 2)")
     teacher: str = "deterministic"
     retriever: Literal["auto", "bm25", "embedding"] = "auto"
-    compressor: Literal["auto", "surprisal", "llmlingua"] = "auto"
-    lora_r: int = Field(32, ge=1)
-    lora_alpha: float = Field(32.0, gt=0)
-    learning_rate: float = Field(1e-3, gt=0)
-    batch_size: int = Field(8, ge=1)
-    max_length: int = Field(512, ge=16)
     max_new_tokens: int = Field(48, ge=1)
     eval_batch_size: int = Field(12, ge=1)
-
-    def schedule(self) -> DecaySchedule:
-        return DecaySchedule(stages=self.stages, examples=self.examples, total_epochs=self.total_epochs, kind=self.decay)
-
-    def knobs(self) -> StudentTraining:
-        return StudentTraining(self.lora_r, self.lora_alpha, self.learning_rate, self.batch_size, self.max_length, self.seed)
 
 
 def evaluate_approach(name: str, model: Any, tokenizer: Any, prompts: list[list[dict]], golds: list[str],
@@ -99,7 +79,7 @@ def run_task_experiment(config: InternalizeConfig, load_student: StudentLoader, 
     model, tokenizer = load_student()
     parameters = count_parameters(model)
     compressor = make_compressor(config.compressor, model, tokenizer)
-    schedule = config.schedule()
+    schedule = config.schedule(config.examples)
     datasets = skintern_stages(taught, train_shots, schedule, compressor, seed=config.seed)
     knowledge_tokens = mean(compressor.count(taught.teachings[i.id].knowledge) for i in taught.items)
     log(schedule.describe(knowledge_tokens))

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tooltune.methods.internalize.schedule import DecaySchedule
 
 ALL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -28,6 +32,30 @@ class StudentTraining:
         for name in ("lora_alpha", "learning_rate"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+
+class CurriculumConfig(BaseModel):
+    """Knobs every internalization experiment shares: the schedule, the compressor, LoRA and the optimizer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output_dir: str
+    seed: int = 0
+    stages: int = Field(4, ge=2)
+    total_epochs: float = Field(4.0, gt=0)
+    decay: Literal["linear", "exponential"] = "linear"
+    compressor: Literal["auto", "surprisal", "llmlingua"] = "auto"
+    lora_r: int = Field(32, ge=1)
+    lora_alpha: float = Field(32.0, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(8, ge=1)
+    max_length: int = Field(512, ge=16)
+
+    def schedule(self, examples: int = 0) -> DecaySchedule:
+        return DecaySchedule(stages=self.stages, examples=examples, total_epochs=self.total_epochs, kind=self.decay)
+
+    def knobs(self) -> StudentTraining:
+        return StudentTraining(self.lora_r, self.lora_alpha, self.learning_rate, self.batch_size, self.max_length, self.seed)
 
 
 def add_lora(model: Any, knobs: StudentTraining) -> list[str]:
