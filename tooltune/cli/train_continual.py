@@ -26,8 +26,9 @@ def continual(
     test_size: int = typer.Option(8, "--test-size", min=1, help="Held-out examples per task."),
     max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Use at most this many training examples per task."),
     scorer: str = typer.Option("auto", "--scorer", help="tool-call (generate, compare name+arguments) | greedy "
-                               "(assistant turns reproduced verbatim, one forward pass) | auto (tool-call if the "
-                               "held-out data has tool calls)."),
+                               "(assistant turns reproduced verbatim, one forward pass) | token (share of "
+                               "assistant tokens predicted, one forward pass) | auto (tool-call if the held-out "
+                               "data has tool calls, else greedy)."),
     max_new_tokens: int = typer.Option(96, "--max-new-tokens", min=1, help="Generation limit of the tool-call scorer."),
     epochs: float = typer.Option(1.0, "--epochs", min=0.01, help="Epochs per task."),
     learning_rate: float = typer.Option(1e-4, "--lr", min=0.0, help="Learning rate."),
@@ -75,9 +76,10 @@ def continual(
     if scorer == "auto":
         has_calls = all(any(m.get("tool_calls") for ex in t.test for m in ex["messages"]) for t in task_list)
         scorer = "tool-call" if has_calls else "greedy"
-    if scorer not in ("tool-call", "greedy"):
-        raise typer.BadParameter(f"expected tool-call, greedy or auto, got {scorer!r}", param_hint="--scorer")
-    score = cl.tool_call_scorer(max_new_tokens=max_new_tokens) if scorer == "tool-call" else cl.greedy_scorer(max_length)
+    if scorer not in ("tool-call", "greedy", "token"):
+        raise typer.BadParameter(f"expected tool-call, greedy, token or auto, got {scorer!r}", param_hint="--scorer")
+    score = (cl.tool_call_scorer(max_new_tokens=max_new_tokens) if scorer == "tool-call"
+             else cl.teacher_forced_scorer(scorer, max_length))
     try:
         tokenizer = load_model(model).tokenizer
     except ModelError as exc:

@@ -24,7 +24,7 @@ from tooltune.adapters.dual_rank import DEFAULT_TARGET_MODULES, DualRankConfig, 
     dual_rank_parameters, get_dual_rank
 from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_parameter_names
 from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics, format_matrix
-from tooltune.methods.continual_scoring import greedy_turn_accuracy
+from tooltune.methods.continual_scoring import greedy_turn_accuracy, token_accuracy
 from tooltune.train.data import Example, load_sft_jsonl
 from tooltune.train.eval import tool_call_accuracy
 from tooltune.train.trainer import Stage, TrainConfig, train_stages
@@ -273,10 +273,15 @@ def tool_call_scorer(batch_size: int = 8, max_new_tokens: int = 96) -> Scorer:
     return score
 
 
-def greedy_scorer(max_length: int, batch_size: int = 4) -> Scorer:
-    """Share of assistant turns that greedy decoding reproduces verbatim (one forward pass per batch)."""
+def teacher_forced_scorer(kind: str, max_length: int, batch_size: int = 4) -> Scorer:
+    """`greedy`: share of assistant turns greedy decoding reproduces verbatim; `token`: share of their tokens
+    predicted right. Both take one forward pass per batch (no generation)."""
+    function = {"greedy": greedy_turn_accuracy, "token": token_accuracy}.get(kind)
+    if function is None:
+        raise ValueError(f"scorer must be 'greedy' or 'token', got {kind!r}")
+
     def score(model: nn.Module, tokenizer: Any, examples: Sequence[Example]) -> float:
-        return greedy_turn_accuracy(model, tokenizer, examples, max_length=max_length, batch_size=batch_size)
+        return function(model, tokenizer, examples, max_length=max_length, batch_size=batch_size)
     return score
 
 

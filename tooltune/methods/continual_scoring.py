@@ -3,11 +3,12 @@
 `greedy_turn_accuracy` is exact and cheap: an assistant turn counts when, fed the gold prefix, the model's
 argmax reproduces every token of the turn (including its end token); that is exactly when greedy decoding
 would write the turn verbatim. One forward pass per batch instead of token-by-token generation.
+`token_accuracy` is the graded version: the share of those tokens predicted right.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -31,15 +32,14 @@ def turn_spans(labels: torch.Tensor) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def greedy_turn_accuracy(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 1024,
-                         batch_size: int = 4) -> float:
-    """Share of assistant turns that greedy decoding reproduces exactly, given the gold conversation so far."""
+def predicted_turns(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 1024,
+                    batch_size: int = 4) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(argmax prediction, gold tokens) of every assistant turn, with the gold conversation as the prefix."""
     encoded = encode_examples(tokenizer, examples, max_length)
     if not encoded:
         raise ValueError("examples: none has an assistant turn left after truncation")
     collate = PaddingCollator(pad_token_id(tokenizer))
     device = next(model.parameters()).device
-    hits = turns = 0
     for first in range(0, len(encoded), batch_size):
         batch = {k: v.to(device) for k, v in collate(encoded[first:first + batch_size]).items()}
         # labels go in so that input-dependent adapters (DATA) see the prompt as their query, as in training
@@ -49,6 +49,22 @@ def greedy_turn_accuracy(model: nn.Module, tokenizer: Any, examples: Sequence[Ex
         for row in range(predicted.shape[0]):
             gold = batch["labels"][row, 1:]
             for start, end in turn_spans(gold):
-                turns += 1
-                hits += bool(torch.equal(predicted[row, start:end], gold[start:end]))
-    return hits / turns if turns else 0.0
+                yield predicted[row, start:end], gold[start:end]
+
+
+def greedy_turn_accuracy(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 1024,
+                         batch_size: int = 4) -> float:
+    """Share of assistant turns that greedy decoding reproduces exactly, given the gold conversation so far."""
+    turns = [torch.equal(p, g) for p, g in predicted_turns(model, tokenizer, examples, max_length, batch_size)]
+    return sum(turns) / len(turns) if turns else 0.0
+
+
+def token_accuracy(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 1024,
+                   batch_size: int = 4) -> float:
+    """Share of assistant-turn tokens the model predicts (argmax) from the gold prefix: a graded signal that
+    moves before whole turns come out right, so it shows learning and forgetting on little data."""
+    hits = total = 0
+    for predicted, gold in predicted_turns(model, tokenizer, examples, max_length, batch_size):
+        hits += int((predicted == gold).sum())
+        total += gold.numel()
+    return hits / total if total else 0.0
