@@ -58,3 +58,41 @@ def test_make_compressor_falls_back_offline(tiny_model, tiny_tokenizer):
     assert make_compressor("surprisal", tiny_model, tiny_tokenizer).name == "surprisal"
     with pytest.raises(ValueError, match="compressor"):
         make_compressor("gzip", tiny_model, tiny_tokenizer)
+
+
+def test_llmlingua_is_used_only_when_package_and_local_model_exist(tmp_path, monkeypatch, tiny_model, tiny_tokenizer):
+    """A stand-in `llmlingua` module (its real model is not on this machine) checks the wiring and the budget trim."""
+    import sys
+    import types
+
+    from tooltune.methods.internalize import compress
+
+    monkeypatch.delitem(sys.modules, "llmlingua", raising=False)
+    monkeypatch.setenv("TOOLTUNE_LLMLINGUA_MODEL", str(tmp_path / "missing"))
+    assert compress.llmlingua_model_path() is None  # no package
+
+    calls = []
+
+    class PromptCompressor:
+        def __init__(self, model_name, use_llmlingua2, device_map):
+            calls.append((model_name, use_llmlingua2, device_map))
+
+        def compress_prompt(self, texts, rate):
+            words = texts[0].split()
+            return {"compressed_prompt": " ".join(words[: max(1, int(len(words) * rate * 1.5))])}  # overshoots
+
+    monkeypatch.setitem(sys.modules, "llmlingua", types.SimpleNamespace(PromptCompressor=PromptCompressor))
+    assert compress.llmlingua_model_path() is None  # package but no model on disk: offline compressor
+    assert compress.make_compressor("auto", tiny_model, tiny_tokenizer).name == "surprisal"
+    with pytest.raises(RuntimeError, match="never downloads"):
+        compress.make_compressor("llmlingua", tiny_model, tiny_tokenizer)
+
+    monkeypatch.setenv("TOOLTUNE_LLMLINGUA_MODEL", str(tmp_path))
+    chosen = compress.make_compressor("auto", tiny_model, tiny_tokenizer)
+    assert chosen.name == "llmlingua2" and calls == [(str(tmp_path), True, "cpu")]
+    text = unit_word_problems(1)[0].knowledge
+    n = chosen.count(text)
+    for budget in (3, n // 2):
+        out = chosen.compress(text, budget)
+        assert 0 < chosen.count(out) <= budget
+    assert chosen.compress(text, n) == text and chosen.compress(text, 0) == ""
