@@ -108,3 +108,33 @@ def test_restoration_callback_fires_every_period() -> None:
         state.global_step = step
         callback.on_step_end(None, state, None)
     assert counting.calls == 3 and callback.entries == 9
+
+
+def test_top_layers_and_compact_router_groups() -> None:
+    from tooltune.adapters import inject_adapters
+    from tooltune.adapters.dual_rank import DualRankConfig, get_dual_rank
+    from tooltune.methods.continual import top_layer_targets
+
+    model = tiny_llama()
+    targets = top_layer_targets(model, ["q_proj", "down_proj"], 1)
+    assert targets == ["model.layers.1.self_attn.q_proj", "model.layers.1.mlp.down_proj"]
+    assert top_layer_targets(model, ["q_proj"], None) == ["q_proj"]
+    inject_adapters(model, DualRankConfig(target_modules=targets))
+    routing = get_dual_rank(model)
+    assert routing.router.num_groups == 1 and [m.group for _, m in routing.layers] == [0, 0]
+
+
+def test_task_files_with_held_out_files_and_first_call_cut(tmp_path) -> None:
+    from tooltune.methods.continual import load_task_files
+
+    t = task("get_weather")
+    long = {**t.train[0], "messages": t.train[0]["messages"] + [
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"}, {"role": "assistant", "content": "done"}]}
+    train_file, test_file = tmp_path / "weather.jsonl", tmp_path / "weather_test.jsonl"
+    train_file.write_text("".join(json.dumps(e) + "\n" for e in [long] + t.train[1:]))
+    test_file.write_text("".join(json.dumps(e) + "\n" for e in t.test))
+    [loaded] = load_task_files([train_file], test_size=1, max_train=3, test_paths=[test_file], first_call_only=True)
+    assert loaded.name == "weather" and len(loaded.train) == 3 and len(loaded.test) == 1
+    assert all(e["messages"][-1].get("tool_calls") for e in loaded.train + loaded.test)
+    with pytest.raises(ValueError, match="test_paths"):
+        load_task_files([train_file], 1, test_paths=[])

@@ -69,20 +69,22 @@ class DualRankConfig(AdapterConfig):
         if not isinstance(self.per_token, bool):
             raise AdapterConfigError(f"per_token must be true or false, got {self.per_token!r}")
 
-    def group_of(self, module_name: str) -> int:
-        return layer_index(module_name) // self.layers_per_group
-
-    def make_layer(self, base: nn.Linear, module_name: str) -> DualRankLinear:
-        return DualRankLinear(base, self.rank_low, self.rank_high, group=self.group_of(module_name))
-
     def build_layers(self, model: nn.Module, names: list[str]) -> dict[str, nn.Module]:
-        """Wrap the linears and attach one shared router (submodule `dual_rank_router`) with its input hook."""
+        """Wrap the linears and attach one shared router (submodule `dual_rank_router`) with its input hook.
+
+        Layer groups count only the targeted layers: `layers_per_group` consecutive adapted layers share
+        one group of router components.
+        """
         if hasattr(model, _ROUTING_ATTRIBUTE):
             raise AdapterConfigError("target_modules: the model already has dual-rank adapters")
-        layers = super().build_layers(model, names)
+        used = sorted({layer_index(n) for n in names})
+        group = {layer: rank // self.layers_per_group for rank, layer in enumerate(used)}
+        modules = dict(model.named_modules())
+        layers = {n: DualRankLinear(modules[n], self.rank_low, self.rank_high, group=group[layer_index(n)])
+                  for n in names}
         embedding = model.get_input_embeddings()
         router = DecomposedAttention(
-            query_dim=embedding.embedding_dim, num_groups=1 + max(self.group_of(n) for n in names),
+            query_dim=embedding.embedding_dim, num_groups=1 + max(group.values()),
             rows_per_task=self.rows_per_task, orthogonality_weight=self.orthogonality_weight, seed=self.seed,
         ).to(embedding.weight.device)
         for _ in range(self.num_tasks):

@@ -23,7 +23,13 @@ def continual(
     output_dir: Path = typer.Option(Path("runs/continual"), "--output-dir", help="Stages, scores and adapters go here; "
                                     "rerunning with the same directory resumes."),
     cl_benchmark: Optional[Path] = typer.Option(None, "--cl-benchmark", help="Root of an O-LoRA CL_Benchmark folder."),
+    test_tasks: Optional[str] = typer.Option(None, "--test-tasks", help="Comma-separated held-out JSONL files, one "
+                                             "per task in the same order (default: hold out --test-size of each task file)."),
     test_size: int = typer.Option(8, "--test-size", min=1, help="Held-out examples per task."),
+    first_call_only: bool = typer.Option(False, "--first-call-only", help="Cut every conversation after its first "
+                                         "tool call (one tool-calling turn per example: shorter, cheaper)."),
+    top_layers: Optional[int] = typer.Option(None, "--top-layers", min=1, help="Adapt only the last N decoder layers "
+                                             "(cheaper backward pass)."),
     max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Use at most this many training examples per task."),
     scorer: str = typer.Option("auto", "--scorer", help="tool-call (generate, compare name+arguments) | greedy "
                                "(assistant turns reproduced verbatim, one forward pass) | token (share of "
@@ -69,10 +75,11 @@ def continual(
         task_list = [cl.ContinualTask(n, load_cl_task(cl_benchmark, n, "train", max_train),
                                       load_cl_task(cl_benchmark, n, "test", test_size)) for n in names]
     else:
-        missing = [n for n in names if not Path(n).is_file()]
+        test_names = _split(test_tasks) if test_tasks else None
+        missing = [n for n in names + (test_names or []) if not Path(n).is_file()]
         if missing:
             raise typer.BadParameter(f"no such task file(s): {missing}", param_hint="--tasks")
-        task_list = cl.load_task_files(names, test_size, seed, max_train)
+        task_list = cl.load_task_files(names, test_size, seed, max_train, test_names, first_call_only)
     if scorer == "auto":
         has_calls = all(any(m.get("tool_calls") for ex in t.test for m in ex["messages"]) for t in task_list)
         scorer = "tool-call" if has_calls else "greedy"
@@ -102,6 +109,7 @@ def continual(
         config = cl.ContinualConfig(
             method=name, output_dir=str(output_dir), epochs=epochs, learning_rate=learning_rate,
             batch_size=batch_size, max_length=max_length, seed=seed, target_modules=_split(target_modules),
+            top_layers=top_layers,
             lora_rank=lora_rank, olora_rank=olora_rank, rank_low=rank_low, rank_high=rank_high,
             rows_per_task=rows_per_task, per_token=per_token, orthogonality_weight=orthogonality_weight,
             restoration_rate=restoration_rate, restoration_period=restoration_period, single_task=single_task,

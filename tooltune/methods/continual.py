@@ -20,6 +20,8 @@ from torch import nn
 from transformers import TrainerCallback
 
 from tooltune.adapters import LoRAConfig, adapter_parameters, inject_adapters, save_adapter
+from tooltune.adapters.config import matches_any
+from tooltune.adapters.decomposed_attention import layer_index
 from tooltune.adapters.dual_rank import DEFAULT_TARGET_MODULES, DualRankConfig, StochasticRestoration, \
     dual_rank_parameters, get_dual_rank
 from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_parameter_names
@@ -76,6 +78,7 @@ class ContinualConfig(BaseModel):
     restoration_rate: float = Field(0.01, ge=0, le=1)
     restoration_period: int = Field(10, ge=1)
     single_task: bool = Field(False, description="also train each task alone (for FWT)")
+    top_layers: int | None = Field(None, ge=1, description="adapt only the last N decoder layers")
 
     def model_post_init(self, __context: Any) -> None:
         if self.method not in METHODS:
@@ -86,9 +89,10 @@ class ContinualConfig(BaseModel):
                            batch_size=self.batch_size, grad_accum=self.grad_accum, max_length=self.max_length,
                            seed=self.seed, disable_tqdm=True, logging_steps=50)
 
-    def dual_rank_config(self) -> DualRankConfig:
-        return DualRankConfig(target_modules=self.target_modules, rank_low=self.rank_low, rank_high=self.rank_high,
-                              rows_per_task=self.rows_per_task, layers_per_group=self.layers_per_group,
+    def dual_rank_config(self, target_modules: list[str] | None = None) -> DualRankConfig:
+        return DualRankConfig(target_modules=target_modules or self.target_modules, rank_low=self.rank_low,
+                              rank_high=self.rank_high, rows_per_task=self.rows_per_task,
+                              layers_per_group=self.layers_per_group,
                               per_token=self.per_token, orthogonality_weight=self.orthogonality_weight,
                               restoration_rate=self.restoration_rate, restoration_period=self.restoration_period,
                               seed=self.seed)
@@ -125,6 +129,18 @@ class RestorationCallback(TrainerCallback):
             self.calls += 1
 
 
+def top_layer_targets(model: nn.Module, targets: list[str], top_layers: int | None) -> list[str]:
+    """`targets` unchanged, or the full names of the matching linears in the last `top_layers` layers."""
+    if top_layers is None:
+        return list(targets)
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and matches_any(n, targets)]
+    layers = sorted({layer_index(n) for n in names})
+    if not layers:
+        raise ValueError(f"target_modules {targets} match no nn.Linear in the model")
+    keep = set(layers[-top_layers:])
+    return [n for n in names if layer_index(n) in keep]
+
+
 class _MethodState:
     """What one method needs between tasks: the model, its adapter config, and how to start a task."""
 
@@ -132,15 +148,14 @@ class _MethodState:
         self.model, self.config = model, config
         self.restoration_callbacks: list[RestorationCallback] = []
         method = config.method
+        targets = top_layer_targets(model, config.target_modules, config.top_layers)
         if method == "data":
-            self.adapter = config.dual_rank_config()
+            self.adapter = config.dual_rank_config(targets)
         elif method == "olora":
-            self.adapter = OLoRAConfig(target_modules=config.target_modules, r=config.olora_rank,
-                                       alpha=2.0 * config.olora_rank,
+            self.adapter = OLoRAConfig(target_modules=targets, r=config.olora_rank, alpha=2.0 * config.olora_rank,
                                        orthogonality_weight=config.olora_orthogonality_weight)
         else:
-            self.adapter = LoRAConfig(target_modules=config.target_modules, r=config.lora_rank,
-                                      alpha=2.0 * config.lora_rank)
+            self.adapter = LoRAConfig(target_modules=targets, r=config.lora_rank, alpha=2.0 * config.lora_rank)
         inject_adapters(model, self.adapter)
 
     def start_task(self, index: int) -> tuple[set[str], list[TrainerCallback]]:
@@ -255,13 +270,44 @@ def split_examples(examples: Sequence[Example], test_size: int, seed: int = 0) -
     return train, test
 
 
-def load_task_files(paths: Sequence[str | Path], test_size: int, seed: int = 0,
-                    max_train: int | None = None) -> list[ContinualTask]:
-    """One task per SFT JSONL file (named by the file stem), `test_size` examples of each held out."""
+def up_to_first_call(example: Example) -> Example:
+    """The conversation cut after its first assistant turn that calls tools (unchanged if there is none)."""
+    messages = example["messages"]
+    for index, message in enumerate(messages):
+        if message["role"] == "assistant" and message.get("tool_calls"):
+            return {**example, "messages": messages[:index + 1]}
+    return example
+
+
+def sample_examples(examples: Sequence[Example], count: int | None, seed: int = 0) -> list[Example]:
+    """A seeded random subset of `count` examples in their original order (all of them when count is None)."""
+    if count is None or count >= len(examples):
+        return list(examples)
+    keep = sorted(random.Random(seed).sample(range(len(examples)), count))
+    return [examples[i] for i in keep]
+
+
+def load_task_files(paths: Sequence[str | Path], test_size: int, seed: int = 0, max_train: int | None = None,
+                    test_paths: Sequence[str | Path] | None = None, first_call_only: bool = False) -> list[ContinualTask]:
+    """One task per SFT JSONL file, named by the file stem.
+
+    Held-out examples come from `test_paths` (one file per task, e.g. the sandbox's user-held-out split) or,
+    without them, `test_size` examples of each file are held out. `first_call_only` keeps each conversation
+    up to its first tool call, so every example asks for exactly one tool-calling turn.
+    """
+    if test_paths is not None and len(test_paths) != len(paths):
+        raise ValueError(f"test_paths: {len(test_paths)} files for {len(paths)} tasks")
     tasks = []
-    for path in paths:
-        train, test = split_examples(load_sft_jsonl(path), test_size, seed)
-        tasks.append(ContinualTask(Path(path).stem, train[:max_train] if max_train else train, test))
+    for index, path in enumerate(paths):
+        examples = load_sft_jsonl(path)
+        if test_paths is not None:
+            train, test = examples, sample_examples(load_sft_jsonl(test_paths[index]), test_size, seed)
+        else:
+            train, test = split_examples(examples, test_size, seed)
+        train = sample_examples(train, max_train, seed)
+        if first_call_only:
+            train, test = [up_to_first_call(e) for e in train], [up_to_first_call(e) for e in test]
+        tasks.append(ContinualTask(Path(path).stem, train, test))
     return tasks
 
 
