@@ -35,22 +35,27 @@ def tiny_tokenizer():
     return tok
 
 
-@pytest.fixture()
-def tiny_model(tiny_tokenizer):
+def make_tiny_llama(tokenizer, max_positions: int = 1024):
+    """A 2-layer Llama with hidden size 32 over `tokenizer`, seeded so every call builds the same weights."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tiny_tokenizer),
+        vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=1024,
-        pad_token_id=tiny_tokenizer.pad_token_id,
-        bos_token_id=tiny_tokenizer.bos_token_id,
-        eos_token_id=tiny_tokenizer.eos_token_id,
+        max_position_embeddings=max_positions,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     return LlamaForCausalLM(config)
+
+
+@pytest.fixture()
+def tiny_model(tiny_tokenizer):
+    return make_tiny_llama(tiny_tokenizer)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.methods.internalize.conftest import make_tiny_llama
 from tooltune.methods.internalize.compress import SurprisalCompressor
 from tooltune.methods.internalize.profile import ProfileConfig, profile_text, split_cases, stage_example, user_cases
 from tooltune.methods.internalize.schedule import DecaySchedule
@@ -53,18 +54,10 @@ def test_profile_config_names_bad_fields():
 
 @pytest.mark.slow
 def test_tiny_profile_experiment_end_to_end(tmp_path, tiny_tokenizer, suite):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from tooltune.methods.internalize.profile import run_profile_experiment
 
     def load_student():
-        torch.manual_seed(0)
-        config = LlamaConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192,
-                             pad_token_id=tiny_tokenizer.pad_token_id, bos_token_id=tiny_tokenizer.bos_token_id,
-                             eos_token_id=tiny_tokenizer.eos_token_id)
-        return LlamaForCausalLM(config), tiny_tokenizer
+        return make_tiny_llama(tiny_tokenizer, max_positions=8192), tiny_tokenizer
 
     config = ProfileConfig(output_dir=str(tmp_path), user=suite.users[0].id, n_train=1, n_test=1, stages=2,
                            total_epochs=2, compressor="surprisal", lora_r=2, lora_alpha=4, max_length=4096,

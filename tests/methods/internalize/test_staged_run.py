@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tests.methods.internalize.conftest import make_tiny_llama
 from tooltune.methods.internalize.recipe import InternalizeConfig, run_task_experiment
 
 
@@ -11,15 +12,9 @@ from tooltune.methods.internalize.recipe import InternalizeConfig, run_task_expe
 def test_tiny_experiment_end_to_end(tmp_path, tiny_tokenizer):
     import torch
     from safetensors.torch import load_file
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     def load_student():
-        torch.manual_seed(0)
-        config = LlamaConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                             pad_token_id=tiny_tokenizer.pad_token_id, bos_token_id=tiny_tokenizer.bos_token_id,
-                             eos_token_id=tiny_tokenizer.eos_token_id)
-        return LlamaForCausalLM(config), tiny_tokenizer
+        return make_tiny_llama(tiny_tokenizer), tiny_tokenizer
 
     config = InternalizeConfig(output_dir=str(tmp_path), n_train=6, n_test=3, rules=2, stages=3, examples=2,
                                total_epochs=3, retriever="bm25", compressor="surprisal", lora_r=4, lora_alpha=8,
