@@ -38,13 +38,19 @@ def ids(batch: int = 2, length: int = 7, seed: int = 1) -> torch.Tensor:
     return torch.randint(1, 64, (batch, length), generator=torch.Generator().manual_seed(seed))
 
 
-def test_weights_forced_to_zero_give_the_base_model() -> None:
-    model = tiny_llama()
+def base_then_adapted(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor, AdapterRouting]:
+    """(input, base logits, routing) after injecting dual-rank adapters and adding one task."""
     x = ids()
     with torch.no_grad():
         base = model(x).logits.clone()
     handle = inject_dual_rank(model, DualRankConfig())
     handle.add_task()
+    return x, base, handle
+
+
+def test_weights_forced_to_zero_give_the_base_model() -> None:
+    model = tiny_llama()
+    x, base, handle = base_then_adapted(model)
     randomize_b(model)
     with torch.no_grad():
         adapted = model(x).logits
@@ -56,11 +62,7 @@ def test_weights_forced_to_zero_give_the_base_model() -> None:
 
 def test_fresh_adapter_and_task_growth_leave_the_model_unchanged() -> None:
     model = tiny_llama()
-    x = ids()
-    with torch.no_grad():
-        base = model(x).logits.clone()
-    handle = inject_dual_rank(model, DualRankConfig())
-    handle.add_task()
+    x, base, handle = base_then_adapted(model)
     with torch.no_grad():
         torch.testing.assert_close(model(x).logits, base, atol=1e-6, rtol=0)
     randomize_b(model)
