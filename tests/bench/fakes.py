@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 
 def _schema(name: str, description: str, properties: dict, required: list[str]) -> dict:

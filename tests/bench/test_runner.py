@@ -16,7 +16,6 @@ from tooltune.bench.selection import SelectionError, select_cases
 from tooltune.bench.store import RunStore
 from tooltune.models.base import ModelError
 from tooltune.models.scripted import ScriptedModel
-from tooltune.models.types import AssistantMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 
