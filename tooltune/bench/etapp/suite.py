@@ -95,9 +95,16 @@ class EtappSuite(Suite):
             preferences = {PREFERENCE_APPS.get(k, k): v for k, v in raw.items()}
         else:
             self.import_report.add(rel, "missing", f"preferences of {name}", "profile has the persona only")
-        basic = persona.get("DemographicData", {}).get("BasicInformation", {})
-        flat = {"location": basic.get("Location", ""), "age": basic.get("Age"), "occupation": basic.get("Occupation"),
-                "character": basic.get("Character"), **persona}
+        demographic = persona.get("DemographicData", {})
+        basic, status = demographic.get("BasicInformation", {}), demographic.get("SocioeconomicStatus", {})
+        lifestyle = persona.get("Preferences", {}).get("Lifestyle", {})
+        fields = {"age": basic.get("Age"), "gender": basic.get("Gender"), "location": basic.get("Location", ""),
+                  "occupation": basic.get("Occupation"), "character": basic.get("Character"),
+                  "interests": demographic.get("InterestActivity"),
+                  "lifestyle": "; ".join(str(v) for v in lifestyle.values()) if isinstance(lifestyle, dict) else None,
+                  "income": status.get("IncomeLevel"), "education": status.get("EducationLevel")}
+        # the persona fields tooltune's prompts render, plus ETAPP's full persona tree kept as it is
+        flat = {k: v for k, v in fields.items() if v not in (None, "")} | {"location": fields["location"], **persona}
         return UserProfile(stem.lower(), name, flat, preferences, {"file_stem": stem})
 
     def _instruction(self, index: int, raw: dict[str, Any]) -> Instruction:
