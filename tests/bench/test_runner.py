@@ -141,3 +141,17 @@ def test_config_errors_name_the_field() -> None:
         RunConfig(model="m", trials=0)
     a, b = RunConfig(model="m"), RunConfig(model="m", trials=3, concurrency=2)
     assert a.mismatch(b) == ["trials: 3 -> 1"]
+
+
+def test_backend_bug_fails_only_its_episode(tmp_path: Path) -> None:
+    class Buggy(BatchCounting):
+        def chat(self, messages, tools=None, config=None):
+            if "Play" in messages[1]["content"] and len(self.calls) == 0:
+                self.calls.append(messages)
+                raise ValueError("tokenizer exploded")
+            return super().chat(messages, tools, config)
+
+    runner, _ = make_runner(tmp_path, Buggy(music_policy), batch_size=3)
+    counts = runner.run()
+    assert counts == {"done": 5, "failed": 1, "skipped": 0}
+    assert "tokenizer exploded" in next(iter(runner.store.failures().values()))
