@@ -146,12 +146,15 @@ def test_config_errors_name_the_field() -> None:
 def test_backend_bug_fails_only_its_episode(tmp_path: Path) -> None:
     class Buggy(BatchCounting):
         def chat(self, messages, tools=None, config=None):
-            if "Play" in messages[1]["content"] and len(self.calls) == 0:
-                self.calls.append(messages)
+            if "Explode" in messages[1]["content"]:
                 raise ValueError("tokenizer exploded")
             return super().chat(messages, tools, config)
 
-    runner, _ = make_runner(tmp_path, Buggy(music_policy), batch_size=3)
+    suite = FakeSuite()
+    suite.cases[2].instruction.query = "Explode, please."
+    runner = Runner(Buggy(music_policy), suite, RunConfig(model="scripted", batch_size=3), RunStore(tmp_path),
+                    Harness(suite.open_world, fake_opening, fake_check), progress=False)
     counts = runner.run()
     assert counts == {"done": 5, "failed": 1, "skipped": 0}
+    assert list(runner.store.failures()) == [f"{suite.cases[2].id}|fc|given|0"]
     assert "tokenizer exploded" in next(iter(runner.store.failures().values()))
