@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
             KnowledgeKind.rules, help="rules: generated unit-conversion word problems with their rule as knowledge; "
             "profile: a sandbox user's profile, trained on that user's gold trajectories"),
         user: str = typer.Option(None, help="sandbox user id for --knowledge profile (e.g. maya_chen)"),
+        apps: str = typer.Option("", help="profile: comma-separated apps; only instructions using just these apps"),
         student: str = typer.Option("smollm2", help="student: smollm2 (embedded) or a Hugging Face checkpoint directory"),
         teacher: str = typer.Option("deterministic", help="deterministic (code-written) or a model spec: smollm2 | PATH | openai:URL#MODEL"),
         output_dir: Path = typer.Option(Path("runs/internalize"), help="where stages, adapters and the report go"),
@@ -57,7 +58,8 @@ def register(app: typer.Typer) -> None:
             if knowledge is KnowledgeKind.profile:
                 from tooltune.methods.internalize.profile import ProfileConfig, run_profile_experiment
 
-                profile_config = ProfileConfig(user=user, **common)
+                app_list = [a.strip() for a in apps.split(",") if a.strip()]
+                profile_config = ProfileConfig(user=user, apps=app_list, **common)
             else:
                 task_config = InternalizeConfig(rules=rules, rationales=rationales, teacher=teacher, examples=examples,
                                                 retriever=retriever, **common)

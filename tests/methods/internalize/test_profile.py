@@ -45,6 +45,10 @@ def test_split_holds_out_instructions_and_validates(suite):
         split_cases(cases, len(cases), 1, seed=0)
     with pytest.raises(ValueError, match="user"):
         user_cases(suite, "nobody_here")
+    music = user_cases(suite, suite.users[1].id, ["music", "smart_home"])
+    assert music and all(set(c.instruction.apps) <= {"music", "smart_home"} for c in music)
+    with pytest.raises(ValueError, match="apps"):
+        user_cases(suite, suite.users[1].id, ["teleport"])
 
 
 def test_profile_config_names_bad_fields():

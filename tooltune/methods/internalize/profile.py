@@ -31,6 +31,7 @@ class ProfileConfig(CurriculumConfig):
     """Knobs of the profile experiment (sized for a CPU: gold trajectories are 1.3-1.9 k tokens)."""
 
     user: str
+    apps: list[str] = Field(default_factory=list, description="only instructions whose apps are all in this set (empty: all)")
     n_train: int = Field(3, ge=1, description="training instructions of the user")
     n_test: int = Field(2, ge=1, description="held-out instructions of the user")
     stages: int = Field(3, ge=2)
@@ -41,14 +42,24 @@ class ProfileConfig(CurriculumConfig):
     max_new_tokens: int = Field(64, ge=8)
 
 
-def user_cases(suite: Any, user_id: str) -> list[Any]:
-    """The user's cases that have a reference solver, in a stable order."""
+def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[Any]:
+    """The user's cases that have a reference solver (and use only `apps`, when given), in a stable order.
+
+    Restricting the apps keeps training and held-out instructions on the same preferences: a profile can
+    only be internalized for the apps the training trajectories exercise.
+    """
     from tooltune.sandbox.reference import gold_trajectory
 
     known = sorted({c.user.id for c in suite.cases})
     cases = [c for c in suite.cases if c.user.id == user_id]
     if not cases:
         raise ValueError(f"user: no sandbox user {user_id!r}; known users: {', '.join(known)}")
+    if apps:
+        known_apps = sorted({a for c in cases for a in c.instruction.apps})
+        unknown = sorted(set(apps) - set(known_apps))
+        if unknown:
+            raise ValueError(f"apps: unknown app(s) {unknown}; the user's instructions use {known_apps}")
+        cases = [c for c in cases if set(c.instruction.apps) <= set(apps)]
     usable = []
     for case in cases:
         try:
@@ -161,7 +172,7 @@ def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, l
     out.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
     suite = builtin_suite()
-    train, test = split_cases(user_cases(suite, config.user), config.n_train, config.n_test, config.seed)
+    train, test = split_cases(user_cases(suite, config.user, config.apps), config.n_train, config.n_test, config.seed)
     log(f"user {config.user}: training instructions {[c.instruction.id for c in train]}, "
         f"held out {[c.instruction.id for c in test]}")
 
