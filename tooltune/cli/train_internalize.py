@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         learning_rate: float = typer.Option(1e-3, help="learning rate of every stage"),
         batch_size: int = typer.Option(None, help="training batch size (rules 8, profile 1)"),
         seed: int = typer.Option(0, help="data, sampling and initialization seed"),
+        max_turns: int = typer.Option(4, help="profile: agent turns per held-out episode"),
     ) -> None:
         """Train a student to answer without knowledge in its prompt, and compare cost and accuracy."""
         from pydantic import ValidationError
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
                 from tooltune.methods.internalize.profile import ProfileConfig, run_profile_experiment
 
                 app_list = [a.strip() for a in apps.split(",") if a.strip()]
-                profile_config = ProfileConfig(user=user, apps=app_list, **common)
+                profile_config = ProfileConfig(user=user, apps=app_list, max_turns=max_turns, **common)
             else:
                 task_config = InternalizeConfig(rules=rules, rationales=rationales, teacher=teacher, examples=examples,
                                                 retriever=retriever, **common)

@@ -38,7 +38,7 @@ class ProfileConfig(CurriculumConfig):
     total_epochs: float = Field(3.0, gt=0)
     batch_size: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=64)
-    max_turns: int = Field(2, ge=1, description="agent turns per held-out episode (the preference calls come first)")
+    max_turns: int = Field(4, ge=1, description="agent turns per held-out episode")
     max_new_tokens: int = Field(64, ge=8)
 
 
