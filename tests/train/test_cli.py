@@ -63,3 +63,14 @@ def test_train_citi_compares_methods_in_one_table(checkpoint, sft, tmp_path) -> 
     assert (out / "citi" / "adapter" / "adapter_model.safetensors").is_file()
     again = CliRunner().invoke(app, args)  # finished methods are not retrained
     assert again.exit_code == 0 and json.loads((out / "results.json").read_text()) == rows
+
+
+def test_bad_data_is_reported_as_a_usage_error(checkpoint, tmp_path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    result = CliRunner().invoke(app, ["train", "citi", "--model", str(checkpoint), "--data", str(bad),
+                                      "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "assistant" in result.output
+    result = CliRunner().invoke(app, ["importance", "--model", str(checkpoint), "--data", str(bad),
+                                      "--out", str(tmp_path / "i.json")])
+    assert result.exit_code == 2 and "bad.jsonl:1" in result.output

@@ -35,12 +35,15 @@ def importance(
     from tooltune.methods.citi import general_rows
     from tooltune.methods.citi_compare import load_model_spec
     from tooltune.methods.importance import compute_importance, heatmap_svg, save_importance
-    from tooltune.train.data import load_sft_jsonl
+    from tooltune.train.data import SFTDataError, load_sft_jsonl
 
     if aggregate not in ("sum", "mean"):
         raise typer.BadParameter("use sum or mean", param_hint="--aggregate")
+    try:
+        examples = load_sft_jsonl(data)[:max_examples]
+    except SFTDataError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from exc
     net, tokenizer = load_model_spec(model)()
-    examples = load_sft_jsonl(data)[:max_examples]
     scores = [compute_importance(net, tokenizer, examples, ability, max_length, 2, batches, aggregate)]  # type: ignore[arg-type]
     if general:
         rows = general_rows(tokenizer, 2 * batches, min(256, max_length))

@@ -44,6 +44,8 @@ def citi(
     full_fraction: float = typer.Option(0.1, "--full-fraction", min=0.0, max=1.0,
                                         help="Share of down_proj modules tuned in full."),
     importance_batches: int = typer.Option(8, "--importance-batches", min=1),
+    importance_aggregate: str = typer.Option("sum", "--importance-aggregate", help="sum | mean of |theta * grad| "
+                                             "over a module (mean removes the advantage of large matrices)."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="Generation limit when scoring calls."),
     cloze_items: int = typer.Option(60, "--cloze-items", min=1, help="Four-way cloze items for retention."),
     retention_windows: int = typer.Option(8, "--retention-windows", min=1, help="256-token windows of general text."),
@@ -62,15 +64,21 @@ def citi(
         load_model_spec,
         prepare_examples,
     )
-    from tooltune.train.data import load_sft_jsonl
+    from tooltune.train.data import SFTDataError, load_sft_jsonl
 
     methods = list(METHODS) if method.strip() == "all" else [m.strip() for m in method.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise typer.BadParameter(f"unknown method(s) {bad}; use {METHOD_HELP}", param_hint="--method")
-    examples = load_sft_jsonl(data)
-    if eval_data is not None:
-        train, held_out = examples, load_sft_jsonl(eval_data)
+    if importance_aggregate not in ("sum", "mean"):
+        raise typer.BadParameter("use sum or mean", param_hint="--importance-aggregate")
+    try:
+        examples = load_sft_jsonl(data)
+        evaluation = load_sft_jsonl(eval_data) if eval_data is not None else None
+    except SFTDataError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data/--eval-data") from exc
+    if evaluation is not None:
+        train, held_out = examples, evaluation
     else:
         if eval_size >= len(examples):
             raise typer.BadParameter(f"{data} has only {len(examples)} examples", param_hint="--eval-size")
@@ -79,6 +87,7 @@ def citi(
     held_out = prepare_examples(held_out, calls_per_example, max_eval, seed + 1)
     citi_settings = CITISettings(num_experts=experts, r=rank, alpha=alpha, top_k=top_k, top_fraction=top_fraction,
                                  full_fraction=full_fraction, importance_batches=importance_batches,
+                                 importance_aggregate=importance_aggregate,
                                  stage_learning_rates=(lr, lr, full_lr))
     settings = CompareSettings(epochs=epochs, adapter_lr=lr, full_lr=full_lr, lora_r=lora_rank, lora_alpha=lora_alpha,
                                batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, seed=seed,

@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
@@ -48,6 +48,7 @@ class CITISettings(BaseModel):
     stage_learning_rates: tuple[float, float, float] = (2e-4, 2e-4, 2e-5)
     importance_batches: int = Field(8, ge=1)
     importance_max_length: int = Field(512, ge=16)
+    importance_aggregate: Literal["sum", "mean"] = "sum"
 
 
 @dataclass
@@ -93,11 +94,11 @@ def general_rows(tokenizer: Any, count: int, length: int) -> list[dict[str, list
 def citi_importance(model: nn.Module, tokenizer: Any, examples: Sequence[Example],
                     settings: CITISettings) -> tuple[ImportanceScores, ImportanceScores]:
     """Tool importance on the training conversations, general importance on calibration text."""
-    tool = compute_importance(model, tokenizer, examples, "tool", settings.importance_max_length, batch_size=2,
-                              max_batches=settings.importance_batches)
+    common = {"batch_size": 2, "max_batches": settings.importance_batches,
+              "aggregate": settings.importance_aggregate}
+    tool = compute_importance(model, tokenizer, examples, "tool", settings.importance_max_length, **common)
     rows = general_rows(tokenizer, 2 * settings.importance_batches, min(256, settings.importance_max_length))
-    general = compute_importance(model, tokenizer, rows, "general", settings.importance_max_length, batch_size=2,
-                                 max_batches=settings.importance_batches)
+    general = compute_importance(model, tokenizer, rows, "general", settings.importance_max_length, **common)
     return tool, general
 
 
