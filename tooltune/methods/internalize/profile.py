@@ -39,7 +39,7 @@ class ProfileConfig(CurriculumConfig):
     batch_size: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=64)
     max_turns: int = Field(4, ge=1, description="agent turns per held-out episode")
-    max_new_tokens: int = Field(64, ge=8)
+    max_new_tokens: int = Field(128, ge=8, description="long enough for a complete tool call")
 
 
 def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[Any]:
