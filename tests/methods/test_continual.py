@@ -18,7 +18,7 @@ from tooltune.methods.continual import (
     split_examples,
 )
 from tooltune.methods.continual_metrics import continual_metrics
-from tooltune.methods.continual_scoring import greedy_turn_accuracy, turn_spans
+from tooltune.methods.continual_scoring import greedy_turn_accuracy, token_accuracy, turn_spans
 
 TOOLS = {
     "get_weather": ("city", ["paris", "berlin", "rome"]),
@@ -77,6 +77,16 @@ def test_every_method_fills_the_matrix_and_saves_a_loadable_adapter(tmp_path, me
     again = run_sequence(lambda: tiny_llama(vocab_size=len(tokenizer)), tokenizer, tasks, config, score)
     assert again.matrix == result.matrix
     assert all(s["global_step"] == t["global_step"] for s, t in zip(again.stages, result.stages))
+
+    # another scorer replays the trained stages and scores them again, without training
+    def tokens(model, tok, examples) -> float:
+        return token_accuracy(model, tok, examples, max_length=256)
+
+    rescored = run_sequence(lambda: tiny_llama(vocab_size=len(tokenizer)), tokenizer, tasks, config, tokens,
+                            scorer_name="token")
+    assert rescored.restorations == 0  # nothing was trained again
+    assert rescored.matrix[-1] == [tokens(fresh, tokenizer, t.test) for t in tasks]
+    assert (tmp_path / method / "scores-token.jsonl").is_file()
 
 
 def test_turn_spans_and_bad_inputs() -> None:

@@ -21,7 +21,7 @@ def continual(
     model: str = typer.Option("smollm2", "--model", "-m", help="smollm2 (embedded) | PATH to a HF checkpoint."),
     method: str = typer.Option("data", "--method", help=METHOD_HELP),
     output_dir: Path = typer.Option(Path("runs/continual"), "--output-dir", help="Stages, scores and adapters go here; "
-                                    "rerunning with the same directory resumes."),
+                                    "rerunning with the same directory resumes (with another --scorer: only rescores)."),
     cl_benchmark: Optional[Path] = typer.Option(None, "--cl-benchmark", help="Root of an O-LoRA CL_Benchmark folder."),
     test_tasks: Optional[str] = typer.Option(None, "--test-tasks", help="Comma-separated held-out JSONL files, one "
                                              "per task in the same order (default: hold out --test-size of each task file)."),
@@ -114,7 +114,7 @@ def continual(
             rows_per_task=rows_per_task, per_token=per_token, orthogonality_weight=orthogonality_weight,
             restoration_rate=restoration_rate, restoration_period=restoration_period, single_task=single_task,
         )
-        results.append(cl.run_sequence(fresh_model, tokenizer, task_list, config, score, progress))
+        results.append(cl.run_sequence(fresh_model, tokenizer, task_list, config, score, progress, scorer_name=scorer))
     bar.close()
     typer.echo(f"scorer: {scorer}; tasks: {', '.join(t.name for t in task_list)} "
                f"(train {[len(t.train) for t in task_list]}, test {[len(t.test) for t in task_list]})")

@@ -198,10 +198,12 @@ def _cached_rows(path: Path) -> dict[str, list[float]]:
 
 
 def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask], config: ContinualConfig,
-                 scorer: Scorer, progress: Callable[[str], None] | None = None) -> ContinualResult:
+                 scorer: Scorer, progress: Callable[[str], None] | None = None,
+                 scorer_name: str = "score") -> ContinualResult:
     """Train `config.method` over `tasks` in order from a fresh base model, scoring every task after each.
 
-    Finished stages and their score rows are cached under `output_dir`, so a rerun resumes where it stopped.
+    Finished stages and their score rows (per `scorer_name`) are cached under `output_dir`: a rerun resumes
+    where it stopped, and a rerun with another scorer replays the trained stages and only scores again.
     """
     if not tasks:
         raise ValueError("tasks: give at least one task")
@@ -210,7 +212,7 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
         raise ValueError(f"tasks: names must be unique, got {names}")
     out = Path(config.output_dir) / config.method
     out.mkdir(parents=True, exist_ok=True)
-    scores_path = out / "scores.jsonl"
+    scores_path = out / f"scores-{scorer_name}.jsonl"
     cached = _cached_rows(scores_path)
     say = progress or (lambda _message: None)
     model = load_model()
@@ -239,7 +241,8 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
         matrix.append(row)
         say(f"[{config.method}] after {stage_name}: " + " ".join(f"{n}={s:.3f}" for n, s in zip(names, row)))
     save_adapter(model, out / "adapter", metadata={"method": config.method, "tasks": names})
-    single = _single_task_scores(load_model, tokenizer, tasks, config, scorer, say) if config.single_task else None
+    single = _single_task_scores(load_model, tokenizer, tasks, config, scorer, say, scorer_name) \
+        if config.single_task else None
     if config.method == "multitask":
         metrics = ContinualMetrics(ap=sum(matrix[0]) / len(matrix[0]), f_ra=None, bwt=None, fwt=None)
     else:
@@ -248,14 +251,15 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
 
 
 def _single_task_scores(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask],
-                        config: ContinualConfig, scorer: Scorer, say: Callable[[str], None]) -> list[float]:
+                        config: ContinualConfig, scorer: Scorer, say: Callable[[str], None],
+                        scorer_name: str) -> list[float]:
     """Score of each task trained alone from the base with the same method (the FWT reference)."""
     scores = []
     for task in tasks:
         alone = config.model_copy(update={"output_dir": str(Path(config.output_dir) / "single" / task.name),
                                           "single_task": False})
         say(f"[{config.method}] single-task reference: {task.name}")
-        scores.append(run_sequence(load_model, tokenizer, [task], alone, scorer).matrix[0][0])
+        scores.append(run_sequence(load_model, tokenizer, [task], alone, scorer, scorer_name=scorer_name).matrix[0][0])
     return scores
 
 
