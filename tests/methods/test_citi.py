@@ -67,3 +67,21 @@ def test_train_citi_stages_touch_only_their_components(tmp_path) -> None:
     fresh = tiny_llama(len(tok))
     load_adapter(fresh, result.adapter_dir)
     assert torch.equal(fresh(ids).logits, model(ids).logits)
+
+
+def test_comparison_gives_citi_the_same_adapter_epochs_and_prepares_rows() -> None:
+    from tests.train.tiny import tool_example
+    from tooltune.methods.citi_compare import CompareSettings, citi_settings_for, prepare_examples, results_table
+
+    scaled = citi_settings_for(CompareSettings(epochs=1.5))
+    assert scaled.stage_epochs == (0.5, 1.0, 0.5)  # MoLoRA stages sum to the baselines' epochs
+    rows = [tool_example(c) for c in ("paris", "berlin", "rome", "oslo")] + [
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}]
+    cut = prepare_examples(rows, calls_per_example=1)
+    assert len(cut) == 4 and all(len(r["messages"]) == 3 for r in cut)
+    subset = prepare_examples(rows, limit=2, seed=1)
+    assert subset == prepare_examples(rows, limit=2, seed=1) and len(subset) == 2
+    table = results_table([{"method": "lora", "exact_accuracy": 0.5, "name_accuracy": 1.0, "no_call_rate": 0.0,
+                            "general_perplexity": 12.345, "cloze_accuracy": 0.75, "trainable_parameters": 1234,
+                            "train_seconds": 9.6, "positions": 4, "cloze_items": 8}])
+    assert "| lora | 0.500 | 1.000 | 0.000 | 12.35 | 0.750 | 1,234 | 10 |" in table
