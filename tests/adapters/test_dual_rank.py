@@ -147,9 +147,10 @@ def _train_steps(model: nn.Module, handle, steps: int) -> None:
     model.eval()
 
 
-def test_earlier_components_do_not_change_while_a_later_task_trains() -> None:
+@pytest.mark.parametrize("per_token", [False, True])
+def test_earlier_components_do_not_change_while_a_later_task_trains(per_token: bool) -> None:
     model = tiny_llama()
-    handle = inject_dual_rank(model, DualRankConfig())
+    handle = inject_dual_rank(model, DualRankConfig(per_token=per_token))
     handle.add_task()
     _train_steps(model, handle, 3)
     router = handle.router
