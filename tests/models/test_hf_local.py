@@ -202,3 +202,15 @@ def test_generation_leaves_a_training_model_in_training_mode(plain_tokenizer):
     base = make_model("llama", len(plain_tokenizer)).train()
     HFChatModel(base, plain_tokenizer).chat(CONVERSATIONS[0], config=GenerationConfig(max_new_tokens=2))
     assert base.training
+
+
+def test_stop_strings_with_a_word_level_tokenizer_are_applied_after_generation():
+    """transformers' StopStringCriteria refuses word-level vocabularies; generation must still work."""
+    from tests.train.tiny import tiny_llama, tiny_tokenizer
+
+    tokenizer = tiny_tokenizer()
+    model = HFChatModel(tiny_llama(vocab_size=len(tokenizer)), tokenizer)
+    stops = ["\nObservation:"]
+    answer = model.chat(CONVERSATIONS[0], config=GenerationConfig(max_new_tokens=6, stop=stops))
+    assert model._stop_support[tuple(stops)] is False
+    assert "Observation:" not in (answer.raw_text or "")

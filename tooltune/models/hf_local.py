@@ -46,6 +46,7 @@ class HFChatModel(ChatModel):
         self.name = name
         self.native_tools = template_renders_tools(tokenizer) if tool_mode == "auto" else tool_mode == "native"
         self.load_seconds: float | None = None
+        self._stop_support: dict[tuple[str, ...], bool] = {}
 
     @classmethod
     def from_pretrained(
@@ -126,9 +127,25 @@ class HFChatModel(ChatModel):
             kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if config.stop:
+        if config.stop and self._can_stop_early(tuple(config.stop)):
             kwargs.update(stop_strings=list(config.stop), tokenizer=self.tokenizer)
         return kwargs
+
+    def _can_stop_early(self, stops: tuple[str, ...]) -> bool:
+        """Whether transformers can stop generation at these strings with this tokenizer.
+
+        Its StopStringCriteria needs a tokenizer whose tokens map back to text pieces (BPE, byte-level);
+        with others (word-level) it raises, and the stop strings are applied after generation instead.
+        """
+        if stops not in self._stop_support:
+            from transformers import StopStringCriteria
+
+            try:
+                StopStringCriteria(self.tokenizer, list(stops))
+                self._stop_support[stops] = True
+            except (ValueError, KeyError, TypeError):
+                self._stop_support[stops] = False
+        return self._stop_support[stops]
 
     def _stop_ids(self) -> set[int]:
         ids: set[int] = set()
