@@ -5,6 +5,7 @@ import pytest
 from tests.methods.internalize.conftest import make_tiny_llama
 from tooltune.methods.internalize.compress import SurprisalCompressor
 from tooltune.methods.internalize.profile import ProfileConfig, profile_text, split_cases, stage_example, user_cases
+from tooltune.methods.internalize.profile_eval import argument_accuracy
 from tooltune.methods.internalize.schedule import DecaySchedule
 
 
@@ -51,6 +52,15 @@ def test_split_holds_out_instructions_and_validates(suite):
         user_cases(suite, suite.users[1].id, ["teleport"])
 
 
+def test_argument_accuracy_gives_partial_credit():
+    details = [
+        {"gold": [("play_music", {"music_name": "A", "volume_level": 35})], "predicted": [("play_music", {"music_name": "B", "volume_level": 35})]},
+        {"gold": [("control_light_in_home", {"room": "living room", "brightness": 40})], "predicted": [("play_music", {"room": "living room"})]},
+    ]
+    assert argument_accuracy(details) == 1 / 4
+    assert argument_accuracy([]) == 0.0
+
+
 def test_profile_config_names_bad_fields():
     with pytest.raises(ValueError, match="stages"):
         ProfileConfig(output_dir="x", user="u", stages=1)
@@ -71,6 +81,7 @@ def test_tiny_profile_experiment_end_to_end(tmp_path, tiny_tokenizer, suite):
     assert set(rows) == {"untrained, profile in prompt", "profile internalized, no profile",
                          "profile internalized, profile in prompt", "trained without profile, no profile"}
     assert all(r["personal_decided"] >= 1 and 0 <= r["personal_passed"] <= r["personal_decided"] for r in rows.values())
+    assert all(r["call_positions"] >= 1 and 0 <= r["argument_accuracy"] <= 1 for r in rows.values())
     with_profile = rows["untrained, profile in prompt"]["first_turn_prompt_tokens"]
     assert with_profile > rows["profile internalized, no profile"]["first_turn_prompt_tokens"]
     assert (tmp_path / "skintern" / "adapter" / "adapter_model.safetensors").is_file()

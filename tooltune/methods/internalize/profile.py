@@ -21,6 +21,7 @@ from pydantic import Field
 
 from tooltune.methods.internalize.accounting import count_parameters, forward_flops
 from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor, make_compressor
+from tooltune.methods.internalize.profile_eval import evaluate_condition
 from tooltune.methods.internalize.prompts import compress_for_stage
 from tooltune.methods.internalize.recipe import StudentLoader
 from tooltune.methods.internalize.schedule import StagePlan
@@ -117,53 +118,6 @@ def stage_example(case: Any, plan: StagePlan, compressor: Compressor) -> dict:
     return {"messages": [{"role": "system", "content": system}, *trajectory[1:]], "tools": tools, "id": case.id}
 
 
-def personal_checks(run_dir: Path) -> tuple[int, int]:
-    """(passed, decided) personal key-point checks of a benchmark run."""
-    from tooltune.bench.store import RunStore
-
-    store = RunStore(run_dir)
-    try:
-        records = list(store.records())
-    finally:
-        store.close()
-    decided = [c for r in records for c in r.checks if c.get("kind") == "personal" and c.get("passed") is not None]
-    return sum(bool(c["passed"]) for c in decided), len(decided)
-
-
-def evaluate_condition(name: str, model: Any, tokenizer: Any, cases: list[Any], include_profile: bool,
-                       config: ProfileConfig, out: Path) -> dict:
-    """Run the held-out cases through the benchmark's FC agent loop; count personal checks passed."""
-    from tooltune.bench.config import RunConfig
-    from tooltune.bench.run import run_benchmark
-    from tooltune.models.hf_local import HFChatModel
-    from tooltune.sandbox.suite import builtin_suite
-
-    chat = HFChatModel(model, tokenizer, name=name)
-    run_config = RunConfig(model=name, cases=[c.id for c in cases], include_profile=include_profile,
-                           max_turns=config.max_turns, max_new_tokens=config.max_new_tokens, batch_size=len(cases))
-    run_dir = out / "eval" / name.replace(" ", "_").replace("/", "-")
-    result = run_benchmark(run_config, run_dir, resume=run_dir.exists(), model=chat, suite=builtin_suite(), progress=False)
-    passed, decided = personal_checks(run_dir)
-    first_prompt = [len(tokenizer(chat.render_prompt(_opening(c, include_profile), _tools(c)), add_special_tokens=False)["input_ids"])
-                    for c in cases]
-    return {"condition": name, "include_profile": include_profile, "personal_passed": passed,
-            "personal_decided": decided, "first_turn_prompt_tokens": mean(first_prompt),
-            "run_dir": str(result.run_dir)}
-
-
-def _opening(case: Any, include_profile: bool) -> list[dict]:
-    from tooltune.sandbox.prompts import episode_messages
-
-    return episode_messages(case, include_profile=include_profile)
-
-
-def _tools(case: Any) -> list[dict]:
-    from tooltune.sandbox.suite import builtin_suite
-
-    with builtin_suite().open_world(case) as world:
-        return offered_tools(world, case)
-
-
 def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, log: Callable[[str], None] = print) -> dict:
     """Profile internalized (SKIntern decay) vs profile in the prompt vs no profile, on held-out instructions."""
     from tooltune.sandbox.suite import builtin_suite
@@ -189,11 +143,17 @@ def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, l
 
     rows = []
 
+    held_out = {True: [stage_example(c, plans[0], compressor) for c in test],
+                False: [stage_example(c, plans[-1], compressor) for c in test]}
+
     def evaluate(name: str, student: Any, include_profile: bool) -> None:
-        row = evaluate_condition(name, student, tokenizer, test, include_profile, config, out)
+        row = evaluate_condition(name, student, tokenizer, test, held_out[include_profile], include_profile,
+                                 config.max_turns, config.max_new_tokens, out)
         row["first_turn_prompt_gflops"] = forward_flops(parameters, row["first_turn_prompt_tokens"]) / 1e9
         rows.append(row)
-        log(f"{name}: personal checks {row['personal_passed']}/{row['personal_decided']}, first-turn prompt "
+        log(f"{name}: personal checks {row['personal_passed']}/{row['personal_decided']}, gold-position calls: "
+            f"name {row['call_name_accuracy']:.2f}, exact {row['call_exact_accuracy']:.2f}, "
+            f"arguments {row['argument_accuracy']:.2f}; first-turn prompt "
             f"{row['first_turn_prompt_tokens']:.0f} tokens [{time.perf_counter() - clock:.0f} s]")
 
     evaluate("untrained, profile in prompt", model, True)
@@ -211,9 +171,11 @@ def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, l
                      names=["no-profile"])
     evaluate("trained without profile, no profile", control, False)
 
-    lines = [f"{'condition':<38} {'personal checks':>15} {'1st prompt tok':>14} {'GFLOPs':>8}"]
+    lines = [f"{'condition':<40} {'personal checks':>15} {'call name':>9} {'exact':>6} {'args':>6} "
+             f"{'1st prompt tok':>14} {'GFLOPs':>8}"]
     for r in rows:
-        lines.append(f"{r['condition']:<38} {r['personal_passed']:>7}/{r['personal_decided']:<7} "
+        lines.append(f"{r['condition']:<40} {r['personal_passed']:>7}/{r['personal_decided']:<7} "
+                     f"{r['call_name_accuracy']:>9.2f} {r['call_exact_accuracy']:>6.2f} {r['argument_accuracy']:>6.2f} "
                      f"{r['first_turn_prompt_tokens']:>14.0f} {r['first_turn_prompt_gflops']:>8.1f}")
     table = "\n".join(lines)
     report = {"config": config.model_dump(), "train": [c.id for c in train], "test": [c.id for c in test],
