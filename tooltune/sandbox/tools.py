@@ -264,9 +264,14 @@ def rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+def first_row(ctx: ToolContext, sql: str, params: tuple[Any, ...], missing: str) -> dict[str, Any]:
+    """The first row of a query, or a `not_found` ToolError saying what is `missing`."""
+    found = rows(ctx.db.execute(sql, params))
+    if not found:
+        raise ToolError("not_found", missing)
+    return found[0]
+
+
 def require_row(ctx: ToolContext, table: str, key: str, value: Any, what: str) -> dict[str, Any]:
     """Fetch one row by key or raise a `not_found` ToolError the model can act on."""
-    found = rows(ctx.db.execute(f"SELECT * FROM {table} WHERE {key} = ?", (value,)))
-    if not found:
-        raise ToolError("not_found", f"no {what} with {key} {value!r}")
-    return found[0]
+    return first_row(ctx, f"SELECT * FROM {table} WHERE {key} = ?", (value,), f"no {what} with {key} {value!r}")

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Annotated
 
-from tooltune.sandbox.tools import DateOrTime, DateTime, Range, ToolContext, ToolError, format_time, parse_time, rows, tool
+from tooltune.sandbox.tools import first_row, DateOrTime, DateTime, Range, ToolContext, ToolError, format_time, parse_time, rows, tool
 
 
 def _since(ctx: ToolContext, time: str) -> str:
@@ -19,11 +19,8 @@ def _since(ctx: ToolContext, time: str) -> str:
 @tool("health")
 def get_current_health_and_mood_status(ctx: ToolContext) -> dict:
     """Retrieves the user's latest vital signs, sleep, mood, stress and energy levels."""
-    found = rows(ctx.db.execute(
-        "SELECT * FROM health_records WHERE timestamp <= ? ORDER BY timestamp DESC LIMIT 1", (format_time(ctx.now),)))
-    if not found:
-        raise ToolError("not_found", "no health records yet")
-    return found[0]
+    return first_row(ctx, "SELECT * FROM health_records WHERE timestamp <= ? ORDER BY timestamp DESC LIMIT 1",
+                     (format_time(ctx.now),), "no health records yet")
 
 
 @tool("health")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from tooltune.sandbox.tools import Range, ToolContext, ToolError, format_time, rows, tool
+from tooltune.sandbox.tools import first_row, Range, ToolContext, ToolError, format_time, rows, tool
 
 Room = Literal["residence", "living room", "bedroom", "kitchen", "dining room", "bathroom", "study"]
 LightColor = Literal["warm white", "neutral white", "cool white", "amber", "soft blue", "soft pink", "green"]
@@ -79,10 +79,7 @@ def set_temperature_and_humidity_in_home(
 @tool("smart_home")
 def get_home_temperature_and_humidity(ctx: ToolContext) -> dict:
     """Gets the current indoor temperature and humidity and the thermostat's targets."""
-    found = rows(ctx.db.execute("SELECT * FROM thermostat WHERE id = 1"))
-    if not found:
-        raise ToolError("not_found", "this home has no thermostat")
-    return found[0]
+    return first_row(ctx, "SELECT * FROM thermostat WHERE id = 1", (), "this home has no thermostat")
 
 
 @tool("smart_home")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tooltune.sandbox.apps.navigation import known_city
-from tooltune.sandbox.tools import DateOrTime, ToolContext, ToolError, parse_time, rows, tool
+from tooltune.sandbox.tools import first_row, DateOrTime, ToolContext, ToolError, parse_time, rows, tool
 
 
 @tool("weather")
@@ -16,11 +16,8 @@ def get_today_weather(ctx: ToolContext, location: str) -> dict:
         location: The city, e.g. Seattle.
     """
     city = known_city(ctx, "weather", location)
-    found = rows(ctx.db.execute("SELECT * FROM weather WHERE city = ? AND date = ?",
-                                (city, ctx.now.strftime("%Y-%m-%d"))))
-    if not found:
-        raise ToolError("not_found", f"no weather data for {city} today")
-    return found[0]
+    return first_row(ctx, "SELECT * FROM weather WHERE city = ? AND date = ?",
+                     (city, ctx.now.strftime("%Y-%m-%d")), f"no weather data for {city} today")
 
 
 @tool("weather")
