@@ -13,44 +13,68 @@ def _num(value: float) -> str:
     return f"{value:.1f}"
 
 
-def bar_chart(categories: Sequence[str], series: dict[str, Sequence[tuple[float | None, float | None]]],
-              ymax: float, title: str, width: int = 720, height: int = 260) -> str:
-    """Grouped bars: one group per category, one bar per series, error bars of +-1 SE."""
+Interval = float | tuple[float, float] | None  # +-half-width (e.g. 1 SE), or absolute (low, high), or none
+
+
+def bar_chart(categories: Sequence[str], series: dict[str, Sequence[tuple[float | None, Interval]]],
+              ymax: float, title: str, width: int = 720, height: int = 260, ymin: float = 0.0,
+              first_colour: int = 0) -> str:
+    """Grouped bars: one group per category, one bar per series, error bars (+-SE or a (low, high) interval).
+
+    With `ymin` < 0 bars grow up or down from a zero line (e.g. differences between runs); series get
+    palette colours from `first_colour` on, so a series can keep its colour across charts.
+    """
     left, right, top, bottom = 44, 10, 28, 60
     plot_w, plot_h = width - left - right, height - top - bottom
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}">',
+    span = ymax - ymin
+
+    def py(value: float) -> float:
+        return top + plot_h - plot_h * (max(ymin, min(value, ymax)) - ymin) / span
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
              f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
     for i in range(5):
-        value = ymax * i / 4
-        y = top + plot_h - plot_h * i / 4
+        value = ymin + span * i / 4
+        y = py(value)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_num(y)}" y2="{_num(y)}" stroke="#ddd"/>')
         parts.append(f'<text x="{left - 4}" y="{_num(y + 4)}" font-size="10" text-anchor="end">{value:g}</text>')
+    if ymin < 0 < ymax:
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{_num(py(0))}" y2="{_num(py(0))}" stroke="#888"/>')
     names = list(series)
     slot = plot_w / max(len(categories), 1)
     bar = slot * 0.8 / max(len(names), 1)
     for c, category in enumerate(categories):
         x0 = left + c * slot + slot * 0.1
         for s, name in enumerate(names):
-            mean, se = series[name][c]
+            mean, error = series[name][c]
             if mean is None or (isinstance(mean, float) and math.isnan(mean)):
                 continue
-            h = plot_h * max(0.0, min(mean, ymax)) / ymax
+            base = py(0.0)
+            y, h = min(py(mean), base), abs(base - py(mean))
             x = x0 + s * bar
-            y = top + plot_h - h
-            label = f"{name} / {category}: {mean:.3f}" + (f" ± {se:.3f}" if se else "")
+            interval, shown = _interval(mean, error)
+            label = f"{name} / {category}: {mean:.3f}{shown}"
             parts.append(f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(bar * 0.92)}" height="{_num(h)}" '
-                         f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(label)}</title></rect>')
-            if se:
+                         f'fill="{PALETTE[(s + first_colour) % len(PALETTE)]}"><title>{escape(label)}</title></rect>')
+            if interval and not any(math.isnan(v) for v in interval):
                 cx = x + bar * 0.46
-                lo = top + plot_h - plot_h * max(0.0, mean - se) / ymax
-                hi = top + plot_h - plot_h * min(ymax, mean + se) / ymax
-                parts.append(f'<line x1="{_num(cx)}" x2="{_num(cx)}" y1="{_num(lo)}" y2="{_num(hi)}" stroke="#222"/>')
+                parts.append(f'<line x1="{_num(cx)}" x2="{_num(cx)}" y1="{_num(py(interval[0]))}" '
+                             f'y2="{_num(py(interval[1]))}" stroke="#222"/>')
         parts.append(f'<text x="{_num(x0 + slot * 0.4)}" y="{top + plot_h + 14}" font-size="10" '
                      f'text-anchor="middle">{escape(category[:18])}</text>')
-    parts.extend(_legend(names, left, height - 20))
+    parts.extend(_legend(names, left, height - 20, first_colour))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _interval(mean: float, error: Interval) -> tuple[tuple[float, float] | None, str]:
+    """An error bar's (low, high) and its tooltip text, from +-half-width or an absolute interval."""
+    if isinstance(error, tuple):
+        return error, f" [{error[0]:.3f}, {error[1]:.3f}]"
+    if error:
+        return (mean - error, mean + error), f" ± {error:.3f}"
+    return None, ""
 
 
 def line_chart(series: dict[str, Sequence[tuple[float, float]]], title: str, xlabel: str, ymax: float = 1.0,
@@ -92,11 +116,11 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], title: str, xla
     return "".join(parts)
 
 
-def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
+def _legend(names: Sequence[str], x: float, y: float, first_colour: int = 0) -> list[str]:
     parts, offset = [], 0.0
     for s, name in enumerate(names):
         parts.append(f'<rect x="{_num(x + offset)}" y="{_num(y - 9)}" width="10" height="10" '
-                     f'fill="{PALETTE[s % len(PALETTE)]}"/>')
+                     f'fill="{PALETTE[(s + first_colour) % len(PALETTE)]}"/>')
         parts.append(f'<text x="{_num(x + offset + 14)}" y="{_num(y)}" font-size="11">{escape(name)}</text>')
         offset += 24 + 7 * len(name)
     return parts

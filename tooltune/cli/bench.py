@@ -99,6 +99,29 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory written by 
     typer.echo(f"report: {path.resolve()}")
 
 
+@app.command()
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Two or more run directories; the first is the reference."),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="Output directory (default: beside the first run, compare-<names>)."),
+    labels: str | None = typer.Option(None, "--labels", help="Comma-separated run labels (default: model + adapter)."),
+    resamples: int = typer.Option(10_000, "--resamples", help="Bootstrap resamples of cases."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+) -> None:
+    """Compare runs on their shared episodes: paired differences with bootstrap CIs; compare.json + compare.html."""
+    from tooltune.bench.compare import CompareError, compare_runs, comparison_text, default_out_dir, write_comparison
+
+    try:
+        comparison = compare_runs(runs, labels=_split([labels] if labels else None) or None, resamples=resamples,
+                                  seed=seed)
+        path = write_comparison(comparison, out or default_out_dir(runs))
+    except (CompareError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(comparison_text(comparison.result))
+    typer.echo(f"report: {path.resolve()}")
+
+
 @app.command("import-etapp")
 def import_etapp(path: Path = typer.Argument(..., help="An upstream ETAPP release directory.")) -> None:
     """Read an ETAPP release into tooltune users, state and cases; print what was found and what is missing."""
