@@ -10,7 +10,8 @@ import pytest
 from tests.bench.openai_server import OpenAIStubServer
 from tooltune.bench.episode import EpisodeKey, EpisodeRecord
 from tooltune.bench.judge import (JudgeCase, LLMJudge, VerdictError, combine, judge_run, validate_verdict)
-from tooltune.bench.judge.prompt import extract_json
+from tooltune.bench.judge.prompt import RUBRIC, extract_json, judge_messages
+from tooltune.bench.judge.schema import DIMENSIONS
 from tooltune.bench.store import RunStore
 from tooltune.models.openai_http import OpenAIChatModel
 
@@ -62,6 +63,17 @@ def test_validate_verdict_names_the_bad_field() -> None:
         validate_verdict({k: v for k, v in verdict(4).items() if k != "proactivity"}, 2, 1)
     na = verdict(3, score="not applicable")
     assert validate_verdict(na, 2, 1) is na
+
+
+def test_prompt_carries_the_graded_rubric_for_every_dimension_and_level() -> None:
+    assert set(RUBRIC) == set(DIMENSIONS)
+    system = judge_messages(CASE.query, CASE.profile, CASE.context, CASE.personal, CASE.proactive, [])[0]["content"]
+    for name in DIMENSIONS:
+        assert sorted(RUBRIC[name]) == [0, 1, 2, 3, 4, 5], name
+        section = system[system.index(f"{name.capitalize()}:\n"):]
+        for level in range(6):
+            assert f"  {level}: {RUBRIC[name][level]}" in section, (name, level)
+    assert len({text for levels in RUBRIC.values() for text in levels.values()}) == 18  # no level repeats another
 
 
 def test_extract_json_from_prose_and_fences() -> None:

@@ -92,3 +92,26 @@ def test_state_checks_and_value_specs(suite) -> None:
         assert [r.passed for r in check_keypoints(case, messages, world)] == [True, True, True, True, True, None]
         world.call("control_light_in_home", {"action": "on", "location": "kitchen"})
         assert check_keypoints(case, messages, world)[1].passed is False
+
+
+def test_many_valued_sql_and_counting_only_original_rows(suite) -> None:
+    overlap = {"start_time": {"op": "lt", "value": "2024-09-06 11:30:00"},
+               "end_time": {"op": "gt", "value": "2024-09-06 10:30:00"}}
+    titles = {"sql": "SELECT title FROM events WHERE start_time LIKE '2024-09-06%' ORDER BY id", "many": True}
+    case = _case(
+        suite,
+        {"type": "count", "table": "events", "where": overlap, "op": "equals", "value": 2},
+        {"type": "count", "table": "events", "where": overlap, "op": "equals", "value": 1, "scope": "original"},
+        {"type": "answer", "op": "contains_any", "value": titles},
+        {"type": "answer", "op": "contains_any", "value": {"sql": "SELECT title FROM events WHERE 0", "many": True}},
+    )
+    with suite.open_world(case) as world:
+        args = {"title": "Coffee", "start_time": "2024-09-06 11:00:00", "end_time": "2024-09-06 11:15:00"}
+        messages = [_call("a", "add_event_in_calendar", args), _result("a", world.call("add_event_in_calendar", args)),
+                    {"role": "assistant", "content": "Mind the usability study: onboarding flow at 10:00."}]
+        results = check_keypoints(case, messages, world)
+    # the agent's own new event overlaps too, but only the event that was already there counts as a clash
+    assert [r.passed for r in results] == [True, True, True, False, None]
+    assert "original" in results[1].reason
+    with suite.open_world(case) as world, pytest.raises(ValueError, match="unknown count scope"):
+        check_keypoints(_case(suite, {**case.instruction.keypoints[1].check, "scope": "later"}), [], world)

@@ -78,7 +78,9 @@ def test_instructions_cases_and_keypoints() -> None:
     points = [kp for ins in INSTRUCTIONS for kp in ins.keypoints]
     assert len({kp.id for kp in points}) == len(points)
     checkable = sum(kp.checkable for kp in points)
-    assert checkable >= len(points) / 2, f"only {checkable}/{len(points)} key points are checkable"
+    assert checkable >= 0.74 * len(points), f"only {checkable}/{len(points)} key points are checkable"
+    proactive = [kp for kp in points if kp.kind == "proactive"]
+    assert sum(kp.checkable for kp in proactive) >= 0.6 * len(proactive)
     assert sum(ins.multi_app for ins in INSTRUCTIONS) >= 10
     assert {ins.apps[0] for ins in INSTRUCTIONS} == set(APP_NAMES)
     tool_app = {t.name: t.app for t in all_tools()}

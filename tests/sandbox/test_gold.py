@@ -1,4 +1,10 @@
-"""Every gold trajectory passes every checkable key point; a preference-blind policy does not."""
+"""Every gold trajectory passes every checkable key point; the literal, preference-blind policy does not.
+
+The blind policy (reference.py) ignores preferences and does only what the request literally says, so it
+should fail most personal key points and most proactive ones. The heedless control makes every proactive
+call and action but uses nothing it observed: the proactive key points it fails show that the checks test
+what was done with an observation (an argument, a named fact, a row), not merely that a tool was called.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import pytest
 
 from tooltune.sandbox.checks import check_keypoints
 from tooltune.sandbox.prompts import episode_messages
-from tooltune.sandbox.reference import blind_trajectory, gold_trajectory
+from tooltune.sandbox.reference import blind_trajectory, gold_trajectory, heedless_trajectory
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +32,26 @@ def outcomes(suite):
     return rows
 
 
+def failure_rates(results_by_case) -> tuple[Counter, Counter]:
+    """(decided, failed) checkable key-point results per kind, over (case, results) pairs."""
+    decided: Counter = Counter()
+    failed: Counter = Counter()
+    for case, results in results_by_case:
+        kinds = {kp.id: kp.kind for kp in case.instruction.keypoints}
+        for result in results:
+            if result.passed is not None:
+                decided[kinds[result.keypoint_id]] += 1
+                failed[kinds[result.keypoint_id]] += result.passed is False
+    return decided, failed
+
+
+def describe(name: str, decided: Counter, failed: Counter) -> str:
+    total, lost = sum(decided.values()), sum(failed.values())
+    return (f"{name} fails {lost}/{total} checkable key points ({lost / total:.1%}); "
+            + ", ".join(f"{kind} {failed[kind]}/{decided[kind]} ({failed[kind] / decided[kind]:.1%})"
+                        for kind in ("personal", "proactive")))
+
+
 def test_all_gold_trajectories_pass_every_checkable_keypoint(outcomes) -> None:
     assert len(outcomes) >= 800
     failures = [(case.id, r.keypoint_id, r.reason) for case, _, results, _ in outcomes for r in results
@@ -35,23 +61,27 @@ def test_all_gold_trajectories_pass_every_checkable_keypoint(outcomes) -> None:
     assert decided >= sum(len(results) for _, _, results, _ in outcomes) / 2
 
 
-def test_preference_blind_policy_fails_a_substantial_share(outcomes, capsys) -> None:
-    by_kind: Counter = Counter()
-    failed: Counter = Counter()
-    for case, _, _, blind in outcomes:
-        kinds = {kp.id: kp.kind for kp in case.instruction.keypoints}
-        for result in blind:
-            if result.passed is not None:
-                by_kind[kinds[result.keypoint_id]] += 1
-                failed[kinds[result.keypoint_id]] += result.passed is False
-    total, lost = sum(by_kind.values()), sum(failed.values())
-    with capsys.disabled():  # the share is the point of this test: always show it
-        print(f"\npreference-blind policy fails {lost}/{total} checkable key points ({lost / total:.1%}); "
-              f"personal {failed['personal']}/{by_kind['personal']} ({failed['personal'] / by_kind['personal']:.1%}), "
-              f"proactive {failed['proactive']}/{by_kind['proactive']} "
-              f"({failed['proactive'] / by_kind['proactive']:.1%})")
-    assert lost / total >= 0.3
-    assert failed["personal"] / by_kind["personal"] >= 0.5
+def test_literal_preference_blind_policy_fails_most_keypoints(outcomes, capsys) -> None:
+    decided, failed = failure_rates((case, blind) for case, _, _, blind in outcomes)
+    with capsys.disabled():  # the shares are the point of this test: always show them
+        print("\n" + describe("literal preference-blind policy", decided, failed))
+    # measured: 79.6% overall, personal 71.8%, proactive 93.1% (README, sandbox section)
+    assert sum(failed.values()) / sum(decided.values()) >= 0.7
+    assert failed["personal"] / decided["personal"] >= 0.6
+    assert failed["proactive"] / decided["proactive"] >= 0.8
+
+
+def test_proactive_checks_need_the_observation_used_not_just_the_call(suite, capsys) -> None:
+    rows = []
+    for case in suite.cases:
+        with suite.open_world(case) as world:
+            rows.append((case, check_keypoints(case, heedless_trajectory(case, world), world)))
+    decided, failed = failure_rates(rows)
+    with capsys.disabled():
+        print("\n" + describe("heedless control (every proactive call made, nothing observed used)", decided, failed))
+    assert failed["personal"] == 0  # it honours every preference
+    # measured 67.2%: checks of the form "tool X was called" would all pass here
+    assert failed["proactive"] / decided["proactive"] >= 0.55
 
 
 def test_gold_trajectories_are_well_formed(outcomes) -> None:

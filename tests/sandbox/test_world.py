@@ -74,6 +74,7 @@ def test_minimal_template_world() -> None:
         sent = world.call("send_email", {"receiver": "you@example.com", "subject": "hi", "content": "hello"})
         assert sent["result"]["sender"] == "me@example.com"
         assert world.diff()["emails"]["inserted"][0]["receiver"] == "you@example.com"
+        assert world.diff(["emails", "lights"]) == {"emails": world.diff()["emails"]}  # only the tables asked for
 
 
 def test_snapshot_diff_is_symmetric() -> None:

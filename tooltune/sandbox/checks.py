@@ -4,7 +4,10 @@ Spec types: `called`, `arg`, `arg_row`, `order`, `answer`, `row`, `count`, and t
 `any`, `not`. Values may refer to the user: {"pref": "music.volume"}, {"persona": "location"},
 {"contact": "family"} (that contact's email), {"at": [1, "07:00"]} (a time relative to the base date),
 {"map": value, "table": {...}}, {"pref_is": [path, value]} or {"sql": ..., "params": {...}} (a value read
-from the end state). As in ETAPP, a tool call counts only when the trajectory shows its (non-error) result.
+from the end state: the first column of the first row, or of every row with "many": true). `count` counts
+end-state rows, or with "scope": "original" only those that were there before the episode (so that an
+agent's own new event does not count as a clash). As in ETAPP, a tool call counts only when the trajectory
+shows its (non-error) result.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ class _Checker:
         self.user = case.user
         self.calls = [c for c in extract_calls(messages) if c.ok]
         self.answer = final_answer(messages)
-        self._diff: dict | None = None
+        self._changed: dict[str, dict] = {}
 
     # --- values -------------------------------------------------------------------------------
     def resolve(self, value: Any) -> Any:
@@ -109,7 +112,10 @@ class _Checker:
         if "sql" in value:
             params = {k: self.resolve(v) for k, v in value.get("params", {}).items()}
             params.setdefault("now", self.case.instruction.timestamp)
-            found = self.world.db.execute(value["sql"], params).fetchone()
+            cursor = self.world.db.execute(value["sql"], params)
+            if value.get("many"):
+                return [found[0] for found in cursor.fetchall()]
+            found = cursor.fetchone()
             return found[0] if found else None
         raise ValueError(f"unknown value spec {value!r}")
 
@@ -182,23 +188,33 @@ class _Checker:
         conditions = {col: (c["op"], self.resolve(c["value"])) for col, c in spec.get("where", {}).items()}
         return [r for r in rows if all(compare(op, r.get(col), v) for col, (op, v) in conditions.items())]
 
+    def _changes(self, table: str) -> dict:
+        if table not in self._changed:
+            self._changed[table] = self.world.diff([table]).get(table, {})
+        return self._changed[table]
+
     def _check_row(self, spec: dict) -> tuple[bool, str]:
         change = spec.get("change", "inserted")
         if change == "present":
             rows = self.world.query(f"SELECT * FROM {spec['table']}")
         else:
-            if self._diff is None:
-                self._diff = self.world.diff()
-            table = self._diff.get(spec["table"], {})
+            table = self._changes(spec["table"])
             rows = [u["after"] for u in table.get("updated", [])] if change == "updated" else table.get(change, [])
         matching = self._rows_matching(spec, rows)
         return bool(matching), f"{len(matching)} {change} {spec['table']} row(s) match {spec.get('where', {})}"
 
     def _check_count(self, spec: dict) -> tuple[bool, str]:
-        matching = self._rows_matching(spec, self.world.query(f"SELECT * FROM {spec['table']}"))
+        rows = self.world.query(f"SELECT * FROM {spec['table']}")
+        scope = spec.get("scope", "end")
+        if scope == "original":
+            inserted = self._changes(spec["table"]).get("inserted", [])
+            rows = [r for r in rows if r not in inserted]
+        elif scope != "end":
+            raise ValueError(f"unknown count scope {scope!r} in {spec}")
+        matching = self._rows_matching(spec, rows)
         expected = self.resolve(spec["value"])
         ok = compare(spec["op"], len(matching), expected)
-        return ok, f"{len(matching)} {spec['table']} row(s) {spec['op']} {expected}: {ok}"
+        return ok, f"{len(matching)} {scope} {spec['table']} row(s) {spec['op']} {expected}: {ok}"
 
     def _check_all(self, spec: dict) -> tuple[bool, str]:
         results = [self.evaluate(s) for s in spec["checks"]]

@@ -2,13 +2,29 @@
 
 A solver talks to a `Session`: `s.call(tool, **args)` runs a tool and records the assistant tool call
 and the tool result as OpenAI messages; `s.pref(path, default)` reads a preference; `s.say(text)` gives
-the final answer. Run blind (`blind=True`) the same solver becomes the preference-blind baseline: every
-preference reads as its default, so the actions stay the same but the arguments are generic.
+the final answer. What goes beyond the literal request is marked as such: `s.look(tool, default, **args)`
+is an observation the request does not ask for (the calendar before booking, the forecast before an
+outing, the mood before choosing music), `s.extra(tool, **args)` an action it does not ask for (a
+reminder, a calendar entry, keeping water warm), `s.offer(text)` a remark in the answer (a warning, a
+tip, a follow-up question), and `s.proactive` guards any other adaptation (e.g. a quieter volume early
+in the morning).
+
+Run blind (`blind=True`) the same solver becomes the baseline a literal, preference-blind assistant
+gives: every preference reads as its generic default (contacts are placeholders), and it does only what
+the request literally says: `look` is skipped and its `default` stands in for the result (it assumes
+nothing is in the way), `extra` is skipped, `offer` adds nothing and `s.proactive` is False. The
+personal key points measure the first half, the proactive key points the second.
+
+Run heedless (`heedless=True`), a control for the checks themselves: preferences are honoured and every
+proactive call and action is made, but nothing observed is used (`look` returns its `default` after the
+call, `offer` adds nothing, `s.proactive` is False). Proactive key points that it still fails test what
+was done with an observation, not merely that a tool was called.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from tooltune.sandbox.cases import Case
@@ -37,12 +53,14 @@ class _BlindStop(Exception):
 class Session:
     """One run of a solver on one case in one world; collects the trajectory in `messages`."""
 
-    def __init__(self, case: Case, world: World, *, blind: bool = False, include_profile: bool = True) -> None:
+    def __init__(self, case: Case, world: World, *, blind: bool = False, heedless: bool = False,
+                 include_profile: bool = True) -> None:
         self.case = case
         self.user = case.user
         self.world = world
         self.now = world.now
         self.blind = blind
+        self.heedless = heedless
         self.messages: list[dict] = episode_messages(case, include_profile)
         self.answer: str | None = None
         self._calls = 0
@@ -59,6 +77,26 @@ class Session:
             if person["relation"] == relation:
                 return person
         raise ReferenceError(f"user {self.user.id} has no contact with relation {relation!r}")
+
+    @property
+    def proactive(self) -> bool:
+        """Whether this run acts on what it observes beyond the literal request (gold only)."""
+        return not (self.blind or self.heedless)
+
+    def look(self, name: str, default: Any, **arguments: Any) -> Any:
+        """An observation the request does not ask for; blind: skipped, heedless: made; both get `default`."""
+        if self.blind:
+            return default
+        result = self.call(name, **arguments)
+        return default if self.heedless else result
+
+    def extra(self, name: str, **arguments: Any) -> Any:
+        """An action the request does not ask for; the blind run skips it (None)."""
+        return None if self.blind else self.call(name, **arguments)
+
+    def offer(self, text: str) -> str:
+        """A proactive remark for the final answer (warning, tip, question); '' unless the run is proactive."""
+        return text if self.proactive else ""
 
     def call(self, name: str, **arguments: Any) -> Any:
         """Run a tool; returns its result. Arguments equal to OMIT are left out."""
@@ -78,12 +116,14 @@ class Session:
         return response["result"]
 
     def say(self, text: str) -> None:
-        """The final answer to the user."""
+        """The final answer to the user (runs of spaces left by dropped offers are closed up)."""
+        text = re.sub(r" {2,}", " ", text).strip()
         self.answer = text
         self.messages.append({"role": "assistant", "content": text})
 
 
-def run_policy(case: Case, world: World, *, blind: bool = False, include_profile: bool = True) -> list[dict]:
+def run_policy(case: Case, world: World, *, blind: bool = False, heedless: bool = False,
+               include_profile: bool = True) -> list[dict]:
     """Run the case's reference solver in `world`; returns the OpenAI messages of the trajectory."""
     from tooltune.sandbox.tasks import all_instructions
     from tooltune.sandbox.tasks.base import REGISTRY
@@ -93,7 +133,7 @@ def run_policy(case: Case, world: World, *, blind: bool = False, include_profile
     task = REGISTRY.get(case.instruction.id)
     if task is None:
         raise KeyError(f"no reference solver for instruction {case.instruction.id!r}")
-    session = Session(case, world, blind=blind, include_profile=include_profile)
+    session = Session(case, world, blind=blind, heedless=heedless, include_profile=include_profile)
     try:
         task.solve(session)
     except _BlindStop as stop:
@@ -122,5 +162,10 @@ def gold_trajectory(case: Case, world: World | None = None, include_profile: boo
 
 
 def blind_trajectory(case: Case, world: World) -> list[dict]:
-    """The preference-blind baseline: same solver, every preference replaced by its default."""
+    """The literal, preference-blind baseline: same solver, generic preferences, no proactive steps."""
     return run_policy(case, world, blind=True)
+
+
+def heedless_trajectory(case: Case, world: World) -> list[dict]:
+    """The control for the checks: every proactive call and action made, nothing observed used."""
+    return run_policy(case, world, heedless=True)

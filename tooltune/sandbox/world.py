@@ -135,9 +135,11 @@ class World:
             for k, v in arguments.items()
         }
 
-    def diff(self) -> dict[str, dict[str, list]]:
-        """Rows inserted/deleted/updated per user table since the episode started."""
-        return diff_snapshots(self._start, snapshot(self.db, USER_TABLES))
+    def diff(self, tables: Sequence[str] | None = None) -> dict[str, dict[str, list]]:
+        """Rows inserted/deleted/updated per user table (only `tables`, when given) since the episode started."""
+        if tables is None:
+            return diff_snapshots(self._start, snapshot(self.db, USER_TABLES))
+        return diff_snapshots({t: self._start.get(t, {}) for t in tables}, snapshot(self.db, tables))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Read-only helper for checks and tests: rows of a SELECT as dicts."""

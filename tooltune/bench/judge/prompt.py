@@ -1,7 +1,9 @@
 """The key-point judge prompt (written for tooltune, in the spirit of ETAPP's judge).
 
 The judge sees the query, the user's persona and concrete preferences for the apps involved, the
-key points, and the trajectory. Only tool calls whose results appear in the trajectory count.
+key points, and the trajectory. Only tool calls whose results appear in the trajectory count. Each
+dimension's final 0-5 score follows a graded rubric (`RUBRIC`), written for tooltune after the level
+descriptions of ETAPP's judge: what the agent must have shown to earn each level.
 """
 
 from __future__ import annotations
@@ -9,10 +11,50 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tooltune.bench.judge.schema import NOT_APPLICABLE, PROCEDURE_POINTS
+from tooltune.bench.judge.schema import DIMENSIONS, NOT_APPLICABLE, PROCEDURE_POINTS
 from tooltune.models.types import Message
 
-PROMPT_VERSION = "etapp-style-v1"
+PROMPT_VERSION = "etapp-style-v2"  # v2: graded 0-5 rubric per dimension
+
+RUBRIC: dict[str, dict[int, str]] = {
+    "procedure": {
+        5: "Every part of the request is done with the right tools and correct arguments, each result is "
+           "shown, nothing is redundant, and the final answer reports the results accurately and clearly.",
+        4: "The request is fully done, with one minor flaw: a redundant or repeated call, an argument error the "
+           "agent noticed and fixed, or a summary that leaves out a detail.",
+        3: "The main part is done, but one part of the request is missing or wrong, or there are several minor "
+           "flaws.",
+        2: "Only part of the request is done: important calls are missing, fail or use wrong arguments, or the "
+           "answer misreports what the tools returned.",
+        1: "A relevant attempt that does not accomplish the request: the needed calls fail or are never made, "
+           "and the answer gives no usable result.",
+        0: "Nothing relevant is done, or the answer claims results no tool returned.",
+    },
+    "personalization": {
+        5: "Every applicable personalization key point is fully met: the tool arguments and choices follow the "
+           "user's concrete preferences and data (volume, budget, contacts, cuisines, reminder times...).",
+        4: "All applicable key points are met, but one only partly (e.g. the right kind of choice but a value "
+           "slightly off the user's preference).",
+        3: "About half or more of the key points are fully met; the others are partly met or missed.",
+        2: "Only one or two key points are met, or several only partly: the actions are mostly generic.",
+        1: "A faint trace of the user: the profile is mentioned, but the actions use generic defaults.",
+        0: "No sign of the user's preferences, or actions that go against them.",
+    },
+    "proactivity": {
+        5: "Every applicable proactivity key point is fully met: the agent made the checks a thoughtful "
+           "assistant would (calendar, weather, health, mail...), acted on what they showed (adapting the plan, "
+           "warning about a clash or a risk, setting a reminder) and offered relevant next steps.",
+        4: "All applicable key points are met but one only partly: e.g. a check was made but its result only "
+           "half used, or a relevant warning is vague.",
+        3: "Several key points are met, but an important anticipation is missed, or checks are made without "
+           "acting on what they showed.",
+        2: "Little beyond the request: one relevant extra step, or only generic offers ('anything else?') not "
+           "tied to the user's situation.",
+        1: "A token gesture: an unrelated or boilerplate suggestion, no extra check or action.",
+        0: "Only the literal request; nothing is anticipated, checked or offered.",
+    },
+}
+"""dimension -> final score -> what the trajectory must show to earn it."""
 
 SYSTEM = """You are a strict and fair evaluator of a personal assistant agent that uses tools.
 Judge the agent's trajectory on three dimensions:
@@ -21,15 +63,20 @@ Judge the agent's trajectory on three dimensions:
 {procedure}
 2. Personalization: one entry per personalization key point below: did the agent use the user's
    profile and concrete preferences as the key point asks?
-3. Proactivity: one entry per proactivity key point below: did the agent anticipate needs, offer
-   helpful extra suggestions or ask relevant follow-up questions as the key point asks?
+3. Proactivity: one entry per proactivity key point below: did the agent anticipate needs as the key
+   point asks: check what a careful assistant would check, act on what it found (adapt, warn, remind),
+   offer helpful extra suggestions or ask relevant follow-up questions?
 
 Rules:
 - A tool call counts only if its result appears in the trajectory. Claims without tool results do not count.
 - Score every sub-point 0 (not met), 1 (partly met) or 2 (fully met). Use "{na}" only when the point
   cannot be met for objective reasons (e.g. the required data does not exist), and say why.
 - Write a short analysis for every sub-point before its score.
-- Then give each dimension a final score from 0 (very poor) to 5 (excellent), consistent with its sub-points.
+- Then give each dimension a final score from 0 to 5 with the rubric below, consistent with its applicable
+  sub-points (if all of a dimension's sub-points are "{na}", score it from the rest of the trajectory).
+
+Final score rubric:
+{rubric}
 
 Answer with ONE JSON object and nothing else, exactly in this shape:
 {shape}"""
@@ -63,6 +110,13 @@ def render_trajectory(trajectory: list[Message]) -> str:
     return "\n".join(lines)
 
 
+def render_rubric() -> str:
+    """Each dimension with its six levels, best first."""
+    return "\n".join(f"{name.capitalize()}:\n"
+                     + "\n".join(f"  {level}: {RUBRIC[name][level]}" for level in range(5, -1, -1))
+                     for name in DIMENSIONS)
+
+
 def render_keypoints(texts: list[str]) -> str:
     return "\n".join(f"  {i}. {t}" for i, t in enumerate(texts, 1)) or "  (none: give an empty list)"
 
@@ -72,7 +126,8 @@ def judge_messages(
 ) -> list[Message]:
     """System + user messages asking for one JSON verdict."""
     procedure = "\n".join(f"   - {name}: {text}" for name, text in PROCEDURE_POINTS)
-    system = SYSTEM.format(procedure=procedure, na=NOT_APPLICABLE, shape=json.dumps(SHAPE, indent=1))
+    system = SYSTEM.format(procedure=procedure, na=NOT_APPLICABLE, rubric=render_rubric(),
+                           shape=json.dumps(SHAPE, indent=1))
     user = (
         f"User query: {query}\n{context}\n\nUser profile and preferences:\n{profile}\n\n"
         f"Personalization key points ({len(personal)}):\n{render_keypoints(personal)}\n\n"

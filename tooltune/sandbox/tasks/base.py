@@ -89,6 +89,83 @@ def row(table: str, change: str, **where: tuple[str, Any]) -> dict:
             "where": {column: {"op": op, "value": value} for column, (op, value) in where.items()}}
 
 
+def count(table: str, op: str, value: Any, scope: str = "end", **where: tuple[str, Any]) -> dict:
+    return {"type": "count", "table": table, "op": op, "value": value, "scope": scope,
+            "where": {column: {"op": o, "value": v} for column, (o, v) in where.items()}}
+
+
+def all_of(*checks: dict) -> dict:
+    return {"type": "all", "checks": list(checks)}
+
+
+def any_of(*checks: dict) -> dict:
+    return {"type": "any", "checks": list(checks)}
+
+
+def sql(query: str, many: bool = False, **params: Any) -> dict:
+    """A value read from the end state: first column of the first row (of every row with many=True)."""
+    spec: dict[str, Any] = {"sql": query}
+    if params:
+        spec["params"] = params
+    if many:
+        spec["many"] = True
+    return spec
+
+
+def spoken(value_sql: str, *units: str, **params: Any) -> dict:
+    """A number read from the end state as it may be written with a unit, e.g. ['79 bpm', '79 beats']."""
+    return sql(" UNION ALL ".join(f"SELECT ({value_sql}) || '{unit}'" for unit in units), many=True, **params)
+
+
+HOME = {"persona": "location"}
+CURRENT_HEALTH = "SELECT {} FROM health_records WHERE timestamp <= :now ORDER BY timestamp DESC LIMIT 1"
+"""A column of the latest health record, what get_current_health_and_mood_status shows."""
+
+
+def forecast(column: str, date: str, city: Any = HOME) -> dict:
+    """One column of a city's weather on a date, e.g. forecast("condition", day(1))."""
+    return sql(f"SELECT {column} FROM weather WHERE city = :city AND date = :date", city=city, date=date)
+
+
+def calendar_clear(start: Any, end: Any) -> dict:
+    """No event the user already had overlaps [start, end) (the agent's own new events do not count)."""
+    return count("events", "equals", 0, scope="original", start_time=("lt", end), end_time=("gt", start))
+
+
+def names_event(start: Any, end: Any) -> dict:
+    """Either no prior event overlaps [start, end), or the final answer names the first one.
+
+    Prior events have the smallest ids, so ordering by id skips events the agent added itself.
+    """
+    first = sql("SELECT title FROM events WHERE start_time < :end AND end_time > :start ORDER BY id LIMIT 1",
+                start=start, end=end)
+    return any_of(calendar_clear(start, end), answer("contains", first))
+
+
+NEWEST_EVENT = "SELECT {} FROM events ORDER BY id DESC LIMIT 1"
+
+
+def new_event_clear(tool: str = "add_event_in_calendar") -> dict:
+    """An event was added and it overlaps none of the user's existing events."""
+    return all_of(called(tool), calendar_clear(sql(NEWEST_EVENT.format("start_time")),
+                                               sql(NEWEST_EVENT.format("end_time"))))
+
+
+RESERVATION = "SELECT {} FROM restaurant_reservations ORDER BY id DESC LIMIT 1"
+
+
+def reservation_clear(minutes: int) -> dict:
+    """A table was reserved and the `minutes` after it are free in the user's calendar."""
+    start = sql(RESERVATION.format("reservation_time"))
+    end = sql(RESERVATION.format(f"strftime('%Y-%m-%d %H:%M:%S', reservation_time, '+{minutes} minutes')"))
+    return all_of(called("reserve_restaurant"), calendar_clear(start, end))
+
+
+def looked_first(first: str, then: str, consequence: dict) -> dict:
+    """`first` was consulted before `then` acted, and what it showed was acted on."""
+    return all_of(before(first, then), consequence)
+
+
 # --- helpers shared by solvers ----------------------------------------------------------------
 
 DAYPARTS = {"morning": (5, 12), "afternoon": (12, 17), "evening": (17, 24)}
@@ -158,9 +235,11 @@ def email_person(s: "Session", person: dict, subject: str, body: str) -> dict:
                   content=f"Hi {first},\n\n{body}\n\n{sign}")
 
 
-def add_event(s: "Session", title: str, start: str, minutes: int, location: str = "") -> dict:
-    """Put an event in the calendar with the user's usual reminder."""
+def add_event(s: "Session", title: str, start: str, minutes: int, location: str = "", *,
+              extra: bool = False) -> dict | None:
+    """Put an event in the calendar with the user's usual reminder (`extra`: beyond the literal request)."""
     from tooltune.sandbox.reference import OMIT
 
-    return s.call("add_event_in_calendar", title=title, start_time=start, end_time=plus_minutes(start, minutes),
-                  location=location, reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))
+    run = s.extra if extra else s.call
+    return run("add_event_in_calendar", title=title, start_time=start, end_time=plus_minutes(start, minutes),
+               location=location, reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))

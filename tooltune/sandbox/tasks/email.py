@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from tooltune.sandbox.reference import Session
 from tooltune.sandbox.tasks.base import (
-    DINNER_TIMES, SIGNED, add_event, arg, before, called, day, email_person, free_slot, personal, plus_minutes,
-    proactive, sent_to, task,
+    DINNER_TIMES, SIGNED, add_event, answer, any_of, arg, called, calendar_clear, count, day, email_person,
+    forecast, free_slot, looked_first, personal, plus_minutes, proactive, reservation_clear, row, sent_to, sql,
+    task,
 )
-from tooltune.sandbox.tasks.navigation import CUISINE_OK, PRICE_OK, find_places
+
+LATEST_FAMILY_MAIL = sql("SELECT id FROM emails WHERE sender = :family AND folder = 'inbox' AND timestamp <= :now "
+                         "ORDER BY timestamp DESC LIMIT 1", family={"contact": "family"})
+from tooltune.sandbox.tasks.navigation import CUISINE_OK, PRICE_OK, RESERVATION_IN_CALENDAR, find_places
 
 
 
@@ -32,7 +36,8 @@ def new_mail(s: Session) -> None:
                    arg("search_email_by_sender_and_receiver", "address", "equals", {"contact": "family"})),
           personal("Reply to that family member.", sent_to("family")),
           personal("Sign the reply the way the user does.", SIGNED),
-          proactive("Mark the answered email as read.", called("mark_email_as_read")),
+          proactive("Mark the answered email as read.",
+                    count("emails", "equals", 1, id=("equals", LATEST_FAMILY_MAIL), is_read=("equals", 1))),
           proactive("Offer to put the plan in the calendar."),
       ])
 def reply_family(s: Session) -> None:
@@ -41,28 +46,35 @@ def reply_family(s: Session) -> None:
     latest = next(m for m in mails if m["folder"] == "inbox")
     email_person(s, {**family, "email": latest["sender"]}, f"Re: {latest['subject']}", "Yes, that works for me!")
     if not latest["is_read"]:
-        s.call("mark_email_as_read", email_id=latest["id"])
-    s.say(f"Replied \"yes, that works\" to {family['name']}'s email \"{latest['subject']}\" and marked it read. "
-          "Want me to add it to your calendar?")
+        s.extra("mark_email_as_read", email_id=latest["id"])
+    s.say(f"Replied \"yes, that works\" to {family['name']}'s email \"{latest['subject']}\""
+          + s.offer(" and marked it read") + "." + s.offer(" Want me to add it to your calendar?"))
 
 
 @task("email-late-03", "Email my family that I'll be home late tonight.", at=day(0, "17:30"), location="Office",
       apps=["email", "calendar"], tools=["view_today_events_in_calendar", "send_email"], keypoints=[
           personal("Write to the user's family contact.", sent_to("family")),
           personal("Sign the email the way the user does.", SIGNED),
-          proactive("Check the rest of today's schedule to give an estimated time.",
-                    before("view_today_events_in_calendar", "send_email")),
+          proactive("Check the rest of today's schedule first and name in the email what keeps the user late.",
+                    looked_first("view_today_events_in_calendar", "send_email", any_of(
+                        calendar_clear(day(0, "17:30"), day(1)),
+                        arg("send_email", "content", "contains", sql(
+                            "SELECT title FROM events WHERE start_time < :end AND end_time > :start "
+                            "ORDER BY end_time DESC LIMIT 1", start=day(0, "17:30"), end=day(1)))))),
           proactive("Offer to warm up the house before the user gets home."),
       ])
 def home_late(s: Session) -> None:
-    events = [e for e in s.call("view_today_events_in_calendar") if e["end_time"] > day(0, "17:30")]
+    events = [e for e in s.look("view_today_events_in_calendar", []) if e["end_time"] > day(0, "17:30")]
     family = s.contact("family")
-    eta = max((e["end_time"] for e in events), default=day(0, "19:00"))
-    eta_text = plus_minutes(eta, 45)[11:16]
+    last = max(events, key=lambda e: e["end_time"]) if events else None
+    eta_text = plus_minutes(last["end_time"], 45)[11:16] if last else ""
+    reason = f" - I have {last['title']} until {last['end_time'][11:16]}, so expect me around {eta_text}" \
+        if last else ""
     email_person(s, family, "Home late tonight",
-                 f"I'll be home late tonight, around {eta_text}. Don't wait for me for dinner.")
-    s.say(f"Emailed {family['name']} that you'll be home around {eta_text} (after your last commitment). "
-          "Shall I set the heating so the house is comfortable when you arrive?")
+                 f"I'll be home late tonight{reason}. Don't wait for me for dinner.")
+    s.say(f"Emailed {family['name']} that you'll be home late"
+          + (f", around {eta_text} after {last['title']}" if last else "") + "."
+          + s.offer(" Shall I set the heating so the house is comfortable when you arrive?"))
 
 
 @task("email-colleague-04", "Did my colleague write to me recently? Let them know I'll get back to them on Monday.",
@@ -72,8 +84,10 @@ def home_late(s: Session) -> None:
                    arg("search_email_by_sender_and_receiver", "address", "equals", {"contact": "colleague"})),
           personal("Reply to the colleague.", sent_to("colleague")),
           personal("Sign the email the way the user does.", SIGNED),
-          proactive("Set a reminder for Monday to follow up.",
-                    arg("add_alarm", "alarm_time", "startswith", day(3))),
+          proactive("Set a reminder for Monday that says what to follow up on (the mail's subject).",
+                    row("alarms", "inserted", alarm_time=("startswith", day(3)), message=("contains", sql(
+                        "SELECT subject FROM emails WHERE sender = :colleague AND folder = 'inbox' "
+                        "AND timestamp <= :now ORDER BY timestamp DESC LIMIT 1", colleague={"contact": "colleague"})))),
       ])
 def colleague_reply(s: Session) -> None:
     colleague = s.contact("colleague")
@@ -81,9 +95,9 @@ def colleague_reply(s: Session) -> None:
              if m["folder"] == "inbox"]
     latest = mails[0]
     email_person(s, colleague, f"Re: {latest['subject']}", "Thanks for your message - I'll get back to you on Monday.")
-    s.call("add_alarm", alarm_time=day(3, "09:00"), message=f"Get back to {colleague['name']}: {latest['subject']}")
+    s.extra("add_alarm", alarm_time=day(3, "09:00"), message=f"Get back to {colleague['name']}: {latest['subject']}")
     s.say(f"Yes - {colleague['name']} wrote \"{latest['subject']}\" ({latest['timestamp'][:16]}). I replied that "
-          "you'll get back to them on Monday and set an alarm for Monday 09:00 to follow up.")
+          "you'll get back to them on Monday." + s.offer(" I set an alarm for Monday 09:00 to follow up."))
 
 
 @task("email-invite-05", "Invite my best friend to dinner tomorrow evening at a restaurant I'd like, and book a table.",
@@ -93,24 +107,28 @@ def colleague_reply(s: Session) -> None:
           personal("Pick a cuisine the user likes.", CUISINE_OK),
           personal("Stay within the user's restaurant budget.", PRICE_OK),
           personal("Invite the friend from the user's common contacts.", sent_to("friend")),
-          proactive("Check tomorrow evening's calendar before booking.",
-                    before("view_events_in_calendar_by_providing_time_range", "reserve_restaurant")),
-          proactive("Check tomorrow's weather (a storm is coming) and mention it.", called("get_future_weather")),
-          proactive("Put the dinner in the calendar.", called("add_event_in_calendar")),
+          proactive("Check tomorrow evening's calendar before booking, and book a time that is free.",
+                    looked_first("view_events_in_calendar_by_providing_time_range", "reserve_restaurant",
+                                 reservation_clear(90))),
+          proactive("Check tomorrow's weather (a storm is coming) and mention it.",
+                    answer("contains", forecast("condition", day(1)))),
+          proactive("Put the dinner in the calendar at the reserved time.",
+                    RESERVATION_IN_CALENDAR),
       ])
 def invite_friend(s: Session) -> None:
-    events = s.call("view_events_in_calendar_by_providing_time_range", start_time=day(1), end_time=day(1))
+    events = s.look("view_events_in_calendar_by_providing_time_range", [], start_time=day(1), end_time=day(1))
     start = free_slot(events, day(1), DINNER_TIMES, 90)
     place = find_places(s, s.user.city, start)[0]
     s.call("reserve_restaurant", restaurant_id=place["id"], reservation_time=start, party_size=2)
-    weather = s.call("get_future_weather", location=s.user.city, start_time=day(1), end_time=day(1))[0]
+    days = s.look("get_future_weather", [], location=s.user.city, start_time=day(1), end_time=day(1))
     friend = s.contact("friend")
-    add_event(s, f"Dinner with {friend['name']}", start, 90, place["address"])
+    add_event(s, f"Dinner with {friend['name']}", start, 90, place["address"], extra=True)
+    rain = f" The forecast says {days[0]['condition']}, so bring something for the rain." if days else ""
     email_person(s, friend, "Dinner tomorrow?",
                  f"Would you like to have dinner with me tomorrow at {start[11:16]} at {place['name']} "
-                 f"({place['address']})? I booked a table for two. The forecast says {weather['condition']}, "
-                 "so bring something for the rain.")
+                 f"({place['address']})? I booked a table for two.{rain}")
     s.say(f"Booked {place['name']} ({place['cuisine']}, about ${place['avg_price_per_person']:.0f} per person) "
-          f"for two tomorrow at {start[11:16]}, added it to your calendar and invited {friend['name']}. "
-          f"Tomorrow looks like {weather['condition']} ({weather['precipitation_chance']}% chance of rain), "
-          "so plan for the weather.")
+          f"for two tomorrow at {start[11:16]}" + s.offer(", added it to your calendar") + f" and invited "
+          f"{friend['name']}."
+          + (s.offer(f" Tomorrow looks like {days[0]['condition']} ({days[0]['precipitation_chance']}% chance of "
+                     "rain), so plan for the weather.") if days else ""))

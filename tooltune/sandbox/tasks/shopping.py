@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from tooltune.sandbox.reference import OMIT, Session
 from tooltune.sandbox.tasks.base import (
-    arg, arg_row, before, called, day, personal, pref, proactive, task,
+    all_of, answer, any_of, arg, arg_row, called, count, day, looked_first, names_event, personal, pref, proactive,
+    sql, task,
 )
 
 ADDED_WITHIN_BUDGET = arg_row("add_product_to_cart", "product_id", "products", "price", "lte",
                               pref("shopping.budget_per_item"))
+OTHER_PAIRS = "SELECT {} FROM products WHERE title LIKE '%headphones%' AND id NOT IN (SELECT product_id FROM cart)"
 SEARCH_WITHIN_BUDGET = arg("search_products_in_shopping_manager", "max_price", "lte", pref("shopping.budget_per_item"))
 
 
@@ -28,8 +30,6 @@ def buy_one(s: Session, query: str, category: str, must_contain: str) -> dict:
       tools=["view_cart_in_shopping_manager", "search_products_in_shopping_manager"], keypoints=[
           personal("Look at what is in the user's cart.", called("view_cart_in_shopping_manager")),
           personal("Keep the user's favourite brands and quality expectations in mind."),
-          proactive("Search for alternatives to the items.", before("view_cart_in_shopping_manager",
-                                                                    "search_products_in_shopping_manager")),
           proactive("Offer to swap items in the cart."),
       ])
 def cheaper_cart(s: Session) -> None:
@@ -46,15 +46,25 @@ def cheaper_cart(s: Session) -> None:
 
 @task("shop-headphones-02", "I need new wireless headphones. Add a good pair to my cart.", at=day(0, "13:00"),
       location="Office", apps=["shopping"],
-      tools=["search_products_in_shopping_manager", "add_product_to_cart"], keypoints=[
+      tools=["search_products_in_shopping_manager", "add_product_to_cart", "view_cart_in_shopping_manager"], keypoints=[
           personal("Pick headphones within the user's budget per item.", ADDED_WITHIN_BUDGET),
           personal("Search within the user's budget.", SEARCH_WITHIN_BUDGET),
           personal("Prefer the user's favourite brands."),
-          proactive("Mention a cheaper or better-rated alternative."),
+          proactive("Mention another pair within budget as a cheaper or better-rated alternative, if there is one.",
+                    any_of(count("products", "equals", 0, id=("in", sql(OTHER_PAIRS.format("id"), many=True)),
+                                 price=("lte", pref("shopping.budget_per_item"))),
+                           answer("contains_any", sql(OTHER_PAIRS.format("title"), many=True)))),
       ])
 def headphones(s: Session) -> None:
     product = buy_one(s, "wireless headphones", "Electronics", "headphones")
-    s.say(f"Added {product['title']} (${product['price']}, rated {product['rating']}) to your cart.")
+    cart = {item["product_id"] for item in s.look("view_cart_in_shopping_manager", {"items": []})["items"]}
+    others = [p for p in s.look("search_products_in_shopping_manager", [], query="wireless headphones",
+                                category="Electronics", max_price=s.pref("shopping.budget_per_item", OMIT))
+              if p["id"] not in cart and "headphones" in p["title"].lower()]
+    cheaper = min(others, key=lambda p: p["price"]) if others else None
+    s.say(f"Added {product['title']} (${product['price']}, rated {product['rating']}) to your cart."
+          + (s.offer(f" If you'd rather spend less, {cheaper['title']} costs ${cheaper['price']} (rated "
+                     f"{cheaper['rating']}).") if cheaper else ""))
 
 
 @task("shop-groceries-03", "Put groceries for the week in my cart for my household.", at=day(0, "10:00"),
@@ -67,7 +77,10 @@ def headphones(s: Session) -> None:
           personal("Buy quantities for the size of the household.",
                    arg("add_product_to_cart", "quantity", "equals", pref("shopping.household_size"))),
           personal("Respect the user's dietary habits."),
-          proactive("Show the cart total after adding.", before("add_product_to_cart", "view_cart_in_shopping_manager")),
+          proactive("After adding, check the cart and give its new total.",
+                    looked_first("add_product_to_cart", "view_cart_in_shopping_manager", answer("contains", sql(
+                        "SELECT round(sum(p.price * c.quantity), 2) FROM cart c "
+                        "JOIN products p ON p.id = c.product_id")))),
       ])
 def groceries(s: Session) -> None:
     tag = s.pref("shopping.grocery_tags", ["groceries"])[0]
@@ -76,27 +89,34 @@ def groceries(s: Session) -> None:
     quantity = s.pref("shopping.household_size", 1)
     for product in matching[:3]:
         s.call("add_product_to_cart", product_id=product["id"], quantity=quantity)
-    cart = s.call("view_cart_in_shopping_manager")
-    s.say(f"Added {quantity} each of " + ", ".join(p["title"] for p in matching[:3])
-          + f". Your cart total is now ${cart['total']}, including items that were already there.")
+    cart = s.look("view_cart_in_shopping_manager", None)
+    s.say(f"Added {quantity} each of " + ", ".join(p["title"] for p in matching[:3]) + "."
+          + (s.offer(f" Your cart total is now ${cart['total']}, including items that were already there.")
+             if cart else ""))
 
 
 @task("shop-rain-04", "A storm is coming this weekend - get me something to stay dry.", at=day(0, "12:00"),
-      location="Office", apps=["shopping", "weather"],
-      tools=["get_future_weather", "search_products_in_shopping_manager", "add_product_to_cart"], keypoints=[
+      location="Office", apps=["shopping", "weather", "calendar"],
+      tools=["get_future_weather", "search_products_in_shopping_manager", "add_product_to_cart",
+             "view_events_in_calendar_by_providing_time_range"], keypoints=[
           personal("Get the kind of rain gear the user uses.",
                    arg_row("add_product_to_cart", "product_id", "products", "title", "contains", pref("weather.rain_gear"))),
           personal("Stay within the user's budget per item.", ADDED_WITHIN_BUDGET),
-          proactive("Check when the storm hits.", called("get_future_weather")),
+          proactive("Check when the storm hits and say which day (Saturday).",
+                    all_of(called("get_future_weather"), answer("contains_any", ["Saturday", day(1)]))),
+          proactive("Check the weekend's calendar and name the plan the storm affects.", names_event(day(1), day(2))),
           proactive("Suggest moving outdoor plans away from the storm."),
       ])
 def rain_gear(s: Session) -> None:
-    days = s.call("get_future_weather", location=s.user.city, start_time=day(1), end_time=day(2))
+    days = s.look("get_future_weather", [], location=s.user.city, start_time=day(1), end_time=day(2))
     gear = s.pref("weather.rain_gear", "umbrella")
     product = buy_one(s, gear, "Outdoors", gear)
     wet = [d["date"] for d in days if d["precipitation_chance"] >= 50]
-    s.say(f"Rain is expected on {', '.join(wet) or 'the weekend'}. I added {product['title']} (${product['price']}) "
-          "to your cart - order today to have it in time. Outdoor plans are better moved to the dry day.")
+    plans = [e for e in s.look("view_events_in_calendar_by_providing_time_range", [], start_time=wet[0],
+                               end_time=wet[0]) if e["start_time"][:10] == wet[0]] if wet else []
+    s.say(f"I added {product['title']} (${product['price']}) to your cart - order today to have it in time."
+          + (s.offer(f" Rain is expected on Saturday ({', '.join(wet)}).") if wet else "")
+          + (s.offer(f" That's the day of \"{plans[0]['title']}\" - maybe move it to the dry day.") if plans else ""))
 
 
 @task("shop-pot-05", "Suggest a new pot, add one I'd like to my cart, and remind me tonight at 8 to return the old one.",
