@@ -18,12 +18,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job: the benchmark on the embedded SmolLM2 over a default subset (about 6 minutes on 2 CPU cores);
-# the last line printed is the path of the HTML report.
-DEMO_ARGS ?= --model smollm2 --limit 12 --seed 0 --strategy fc,react --max-turns 3 --max-new-tokens 96 --batch-size 12
+# The main job, the mission in one command: train the agent recipe (LoRA on gold sandbox trajectories, bf16
+# where the CPU has it) on a short budget, benchmark the base and the tuned model on the same held-out
+# instructions x held-out users, compare them; the last line printed is the comparison report's path.
+# Rerunning resumes (nothing is redone); `make demo DEMO_OUT=runs/demo2` starts afresh.
+DEMO_OUT  ?= runs/demo
+DEMO_ARGS ?= --train-cases 48 --eval-cases 24 --grad-accum 2 --max-turns 6 --seed 0
 
 demo: $(STAMP)
-	$(VENV)/bin/tooltune bench run $(DEMO_ARGS)
+	$(VENV)/bin/tooltune train agent --out $(DEMO_OUT) $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

@@ -10,9 +10,10 @@ from typing import Optional
 
 import typer
 
-from tooltune.cli import train_citi, train_continual, train_internalize
+from tooltune.cli import train_agent, train_citi, train_continual, train_internalize
 
 app = typer.Typer(help="Adapt a model: CITI, continual learning, progressive internalization.", no_args_is_help=True)
+train_agent.register(app)
 train_citi.register(app)
 train_continual.register(app)
 train_internalize.register(app)

@@ -88,13 +88,13 @@ def continual(
     score = (cl.tool_call_scorer(max_new_tokens=max_new_tokens) if scorer == "tool-call"
              else cl.teacher_forced_scorer(scorer, max_length))
     try:
-        tokenizer = load_model(model).tokenizer
+        tokenizer = load_model(model, dtype="float32").tokenizer
     except ModelError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
 
     def fresh_model():  # every method (and single-task reference) starts from the untouched base
-        return load_model(model).model
+        return load_model(model, dtype="float32").model
 
     stages_per_method = [1 if m == "multitask" else len(task_list) for m in methods]
     bar = tqdm(total=sum(stages_per_method), desc="continual stages", unit="stage")

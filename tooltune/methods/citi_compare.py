@@ -43,6 +43,8 @@ class CompareSettings(BaseModel):
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(512, ge=16)
     seed: int = 0
+    bf16: bool = Field(False, description="bf16 autocast (mixed precision) in training")
+    max_steps: int = Field(-1, description="stop each stage after this many optimizer steps (-1: by epochs)")
     eval_max_new_tokens: int = Field(64, ge=1)
     eval_batch_size: int = Field(8, ge=1)
     retention_windows: int = Field(8, ge=1)
@@ -57,7 +59,7 @@ def load_model_spec(spec: str) -> ModelLoader:
     def load() -> tuple[nn.Module, Any]:
         from tooltune.models.registry import load_model
 
-        chat = load_model(spec)
+        chat = load_model(spec, dtype="float32")  # training keeps fp32 master weights
         if not hasattr(chat, "tokenizer"):
             raise ValueError(f"--model: {spec!r} is not a local model; training needs weights")
         return chat.model, chat.tokenizer
@@ -81,7 +83,8 @@ def prepare_examples(examples: Sequence[Example], calls_per_example: int = 0, li
 def train_config(settings: CompareSettings, output_dir: Path, learning_rate: float) -> TrainConfig:
     return TrainConfig(output_dir=str(output_dir), epochs=settings.epochs, learning_rate=learning_rate,
                        batch_size=settings.batch_size, grad_accum=settings.grad_accum, max_length=settings.max_length,
-                       seed=settings.seed, logging_steps=5, save_total_limit=1)
+                       seed=settings.seed, logging_steps=5, save_total_limit=1, bf16=settings.bf16,
+                       max_steps=settings.max_steps)
 
 
 def citi_settings_for(settings: CompareSettings) -> CITISettings:

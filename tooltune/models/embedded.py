@@ -56,26 +56,35 @@ def is_cached(root: Path | None = None) -> bool:
     return (embedded_cache_dir(root) / MARKER).is_file()
 
 
-def load_embedded_model(root: Path | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """(model, tokenizer) of the embedded SmolLM2, converting and caching it on first use."""
+def load_embedded_model(root: Path | None = None, dtype: str | None = "float32"
+                        ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """(model, tokenizer) of the embedded SmolLM2, converting and caching it on first use.
+
+    `dtype`: float32 (the cache's own type; training code's default), bfloat16, or auto (see models.dtype)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tooltune.models.dtype import resolve_dtype
+
+    torch_dtype = resolve_dtype(dtype)
 
     target = embedded_cache_dir(root)
     if not is_cached(root):
         convert_gguf_to_cache(find_gguf(), target)
     try:
         tokenizer = AutoTokenizer.from_pretrained(target)
-        model = AutoModelForCausalLM.from_pretrained(target)
+        model = AutoModelForCausalLM.from_pretrained(target, dtype=torch_dtype)
     except (OSError, ValueError) as exc:
         raise ModelError(f"the model cache at {target} is unreadable ({exc}); delete that directory and retry") from exc
     return model, tokenizer
 
 
-def load_embedded_chat_model(root: Path | None = None, adapter: str | Path | None = None) -> HFChatModel:
-    """The embedded model as a ChatModel (tools through the `<tool_call>` text protocol)."""
+def load_embedded_chat_model(root: Path | None = None, adapter: str | Path | None = None,
+                              dtype: str | None = "auto") -> HFChatModel:
+    """The embedded model as a ChatModel (tools through the `<tool_call>` text protocol); `dtype` as in
+    `load_embedded_model`, auto by default (inference)."""
     from tooltune.models.hf_local import HFChatModel
 
-    model, tokenizer = load_embedded_model(root)
+    model, tokenizer = load_embedded_model(root, dtype=dtype)
     return HFChatModel(model, tokenizer, name=EMBEDDED_NAME, adapter=adapter)
 
 

@@ -31,14 +31,16 @@ class ModelInfo:
     note: str = ""
 
 
-def load_model(spec: str, *, adapter: str | Path | None = None, **options: Any) -> ChatModel:
-    """Build the backend a spec names; `options` go to the backend (e.g. timeout=, native_tools=)."""
+def load_model(spec: str, *, adapter: str | Path | None = None, dtype: str | None = None, **options: Any) -> ChatModel:
+    """Build the backend a spec names; `options` go to the backend (e.g. timeout=, native_tools=).
+
+    `dtype` (auto | float32 | bfloat16) applies to local models; None means auto. A server picks its own."""
     start = time.perf_counter()
     spec = spec.strip()
     if spec.lower() == EMBEDDED_NAME:
         from tooltune.models.embedded import load_embedded_chat_model
 
-        model: ChatModel = load_embedded_chat_model(adapter=adapter, **options)
+        model: ChatModel = load_embedded_chat_model(adapter=adapter, dtype=dtype or "auto", **options)
     elif spec.startswith(OPENAI_PREFIX):
         if adapter is not None:
             raise ModelError("adapters attach only to local models, not to an OpenAI-compatible server")
@@ -49,7 +51,7 @@ def load_model(spec: str, *, adapter: str | Path | None = None, **options: Any) 
     elif Path(spec).expanduser().is_dir():
         from tooltune.models.hf_local import HFChatModel
 
-        model = HFChatModel.from_pretrained(Path(spec).expanduser(), adapter=adapter, **options)
+        model = HFChatModel.from_pretrained(Path(spec).expanduser(), adapter=adapter, dtype=dtype or "auto", **options)
     else:
         raise ModelError(f"unknown model {spec!r}: expected {SPEC_HELP} (no such directory: {spec})")
     model.load_seconds = time.perf_counter() - start  # type: ignore[attr-defined]

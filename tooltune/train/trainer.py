@@ -150,6 +150,7 @@ def training_arguments(config: TrainConfig, stage: Stage, directory: Path) -> Tr
         data_seed=config.seed,
         activation_checkpointing=config.gradient_checkpointing,
         bf16=config.bf16,
+        use_cpu=config.bf16 and not torch.cuda.is_available(),  # CPU bf16 autocast must be asked for explicitly
         report_to="none",
         remove_unused_columns=False,
         disable_tqdm=config.disable_tqdm,

@@ -1,0 +1,95 @@
+"""The agent recipe: a split that leaks nothing held out, a directory that refuses other settings, and the
+whole recipe (train -> base and tuned benchmark -> comparison -> model card) on a tiny checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from tests.train.tiny import tiny_tokenizer
+from tooltune.methods.agent_recipe import AgentRecipeConfig, RecipeError, check_recipe_dir, recipe_split
+from tooltune.sandbox.suite import builtin_suite
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return builtin_suite().cases
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_split_leaks_no_held_out_instruction_or_user(cases, seed) -> None:
+    split = recipe_split(cases, AgentRecipeConfig(seed=seed))
+    trained_instructions = {c.instruction.id for c in split.train}
+    trained_users = {c.user.id for c in split.train}
+    assert not trained_instructions & set(split.held_out_instructions)
+    assert not trained_users & set(split.held_out_users)
+    assert {c.instruction.id for c in split.evaluation} <= set(split.held_out_instructions)
+    assert {c.user.id for c in split.evaluation} <= set(split.held_out_users)
+    assert not {c.id for c in split.train} & {c.id for c in split.evaluation}
+    # a quarter of 54 instructions and of 16 users, rounded up
+    assert len(split.held_out_instructions) == 14 and len(split.held_out_users) == 4
+    assert len(split.train) == 40 * 12 and len(split.evaluation) == 14 * 4
+
+
+def test_split_subsets_are_seeded_and_stay_on_their_side(cases) -> None:
+    config = AgentRecipeConfig(train_cases=30, eval_cases=10, seed=3)
+    first, again = recipe_split(cases, config), recipe_split(cases, config)
+    assert [c.id for c in first.train] == [c.id for c in again.train]
+    assert len(first.train) == 30 and len(first.evaluation) == 10
+    full = recipe_split(cases, AgentRecipeConfig(seed=3))
+    assert {c.id for c in first.train} <= {c.id for c in full.train}
+    assert {c.id for c in first.evaluation} <= {c.id for c in full.evaluation}
+
+
+def test_recipe_dir_refuses_other_settings_and_foreign_directories(tmp_path) -> None:
+    config = AgentRecipeConfig(train_cases=8)
+    (tmp_path / "recipe.json").write_text(config.model_dump_json())
+    check_recipe_dir(tmp_path, config)  # same settings: resume
+    with pytest.raises(RecipeError, match="train_cases: 8 -> 9"):
+        check_recipe_dir(tmp_path, AgentRecipeConfig(train_cases=9))
+    foreign = tmp_path / "other"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(RecipeError, match="not empty"):
+        check_recipe_dir(foreign, config)
+
+
+@pytest.fixture()
+def checkpoint(tmp_path):
+    tokenizer = tiny_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    path = tmp_path / "tiny"
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_recipe_end_to_end_on_a_tiny_checkpoint(checkpoint, tmp_path) -> None:
+    from tooltune.methods.agent_recipe import run_agent_recipe
+
+    config = AgentRecipeConfig(model=str(checkpoint), train_cases=3, eval_cases=2, max_steps=2, grad_accum=1,
+                               max_length=4096, dtype="float32", max_turns=2, max_new_tokens=8, eval_batch_size=2)
+    out = tmp_path / "recipe"
+    result = run_agent_recipe(config, out, progress=False, log=lambda _: None)
+    split = json.loads((out / "split.json").read_text())
+    assert len(split["train_cases"]) == 3 and len(split["eval_cases"]) == 2
+    assert [json.loads(line)["id"] for line in (out / "train.jsonl").read_text().splitlines()] == split["train_cases"]
+    assert (out / "train" / "adapter" / "adapter_model.safetensors").is_file()
+    base = json.loads((out / "bench-base" / "config.json").read_text())
+    tuned = json.loads((out / "bench-tuned" / "config.json").read_text())
+    assert base["cases"] == tuned["cases"] == split["eval_cases"]
+    assert base["adapter"] is None and tuned["adapter"] == str(out / "train" / "adapter")
+    compare = json.loads((out / "compare" / "compare.json").read_text())
+    assert set(compare["dimensions"]["checks"]) >= {"means", "diff", "ci"}
+    assert compare["n_cases"] == 2
+    card = result.card.read_text()
+    assert "| checks |" in card and ", ".join(split["held_out_users"]) in card
+    assert (out / "train" / "adapter" / "README.md").read_text() == card
+    # a rerun resumes: nothing is trained or run again, the same comparison comes back
+    again = run_agent_recipe(config, out, progress=False, log=lambda _: None)
+    assert again.comparison["dimensions"] == result.comparison["dimensions"]

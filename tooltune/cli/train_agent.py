@@ -1,0 +1,80 @@
+"""`tooltune train agent`: the agent recipe (gold trajectories -> adapter -> base vs tuned on held-out cases)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tooltune.models.dtype import DTYPE_HELP
+
+
+def agent(
+    out: Path = typer.Option(Path("runs/agent"), "--out", "-o", help="Recipe directory; rerunning resumes it."),
+    model: str = typer.Option("smollm2", "--model", "-m", help="smollm2 (embedded) | PATH to a HF checkpoint."),
+    method: str = typer.Option("lora", "--method", help="lora (default) | full | citi."),
+    train_cases: Optional[int] = typer.Option(None, "--train-cases", min=1,
+                                              help="Train on this many training cases (seeded; default all)."),
+    eval_cases: Optional[int] = typer.Option(None, "--eval-cases", min=1,
+                                             help="Evaluate on this many held-out cases (seeded; default all)."),
+    held_out_instructions: float = typer.Option(0.25, "--held-out-instructions", min=0.01, max=0.99,
+                                                help="Share of instructions never trained on."),
+    held_out_users: float = typer.Option(0.25, "--held-out-users", min=0.01, max=0.99,
+                                         help="Share of users never trained on."),
+    epochs: float = typer.Option(1.0, "--epochs", min=0.01),
+    max_steps: int = typer.Option(-1, "--max-steps", help="Stop training after this many optimizer steps "
+                                  "(-1: by --epochs)."),
+    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Learning rate of the adapter (LoRA, CITI)."),
+    full_lr: float = typer.Option(2e-5, "--full-lr", min=0.0, help="Learning rate of full fine-tuning."),
+    lora_rank: int = typer.Option(16, "--lora-rank", min=1),
+    lora_alpha: float = typer.Option(32.0, "--lora-alpha", min=0.0),
+    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Rows per step (1 wastes no padding on CPU)."),
+    grad_accum: int = typer.Option(4, "--grad-accum", min=1),
+    max_length: int = typer.Option(2048, "--max-length", min=64, help="Token limit per trajectory."),
+    dtype: str = typer.Option("auto", "--dtype", help=DTYPE_HELP + "; bf16 means autocast in training."),
+    strategy: str = typer.Option("fc", "--strategy", help="Benchmark strategies, comma-separated (fc, react, plan)."),
+    tool_choice: str = typer.Option("auto", "--tool-choice", help="auto | required | none | NAME at evaluation."),
+    max_turns: int = typer.Option(8, "--max-turns", min=1),
+    max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1),
+    eval_batch_size: int = typer.Option(16, "--eval-batch-size", min=1),
+    seed: int = typer.Option(0, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Train a personal tool agent on the sandbox's gold trajectories and compare it with the base model on
+    held-out instructions x held-out users. The last line printed is the comparison report's path.
+
+    Example: tooltune train agent --train-cases 200 --eval-cases 32 --out runs/agent
+    """
+    from pydantic import ValidationError
+
+    from tooltune.bench.compare import CompareError, comparison_text
+    from tooltune.bench.config import RunConfigError
+    from tooltune.methods.agent_recipe import AgentRecipeConfig, RecipeError, run_agent_recipe
+
+    try:
+        config = AgentRecipeConfig(
+            model=model, method=method, held_out_instructions=held_out_instructions, held_out_users=held_out_users,
+            train_cases=train_cases, eval_cases=eval_cases, epochs=epochs, max_steps=max_steps, learning_rate=lr,
+            full_learning_rate=full_lr, lora_r=lora_rank, lora_alpha=lora_alpha, batch_size=batch_size,
+            grad_accum=grad_accum, max_length=max_length, dtype=dtype,
+            strategies=[s.strip() for s in strategy.split(",") if s.strip()], tool_choice=tool_choice,
+            max_turns=max_turns, max_new_tokens=max_new_tokens, eval_batch_size=eval_batch_size, seed=seed)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise typer.BadParameter(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    try:
+        result = run_agent_recipe(config, out, progress=not quiet, log=typer.echo)
+    except (RecipeError, RunConfigError, CompareError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(comparison_text(result.comparison))
+    typer.echo(f"model card: {result.card.resolve()}")
+    if result.adapter:
+        typer.echo(f"adapter: {Path(result.adapter).resolve()}")
+    typer.echo(f"report: {result.report.resolve()}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `agent` command to the `train` app."""
+    app.command("agent")(agent)

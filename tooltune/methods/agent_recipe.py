@@ -1,0 +1,259 @@
+"""The agent recipe: teach a model to be a personal tool agent from the sandbox's gold trajectories, then
+measure it against the base model on instructions and users it never saw.
+
+Split by instruction *and* by user: held-out instructions are never trained on, held-out users neither;
+the evaluation cases are held-out instructions x held-out users. Training goes through the shared trainer
+(LoRA by default, any CITI-comparison method as an option) with bf16 autocast where the CPU/GPU has it.
+Everything lands in one directory that a rerun resumes:
+
+    recipe.json       the settings (a rerun with other settings is refused)
+    split.json        held-out instructions and users, train and evaluation case ids
+    train.jsonl       the SFT rows (gold trajectories, every assistant turn labelled)
+    train/            trainer checkpoints; train/adapter (or train/model for full tuning)
+    bench-base/ bench-tuned/   benchmark runs on the evaluation cases (same cases, same settings)
+    compare/          compare.json + compare.html (paired differences with bootstrap intervals)
+    MODEL_CARD.md     data, split, settings and scores (also copied into the adapter directory as README.md)
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tooltune.sandbox.cases import Case
+from tooltune.sandbox.export import split_cases
+
+RECIPE_METHODS = ("lora", "full", "citi")
+RecipeMethod = Literal["lora", "full", "citi"]
+
+
+class RecipeError(ValueError):
+    """The recipe cannot run as asked (bad settings, a directory holding another recipe's results)."""
+
+
+class AgentRecipeConfig(BaseModel):
+    """Every knob of the recipe; stored in recipe.json and compared on rerun."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "smollm2"
+    method: RecipeMethod = "lora"
+    held_out_instructions: float = Field(0.25, gt=0, lt=1, description="share of instructions never trained on")
+    held_out_users: float = Field(0.25, gt=0, lt=1, description="share of users never trained on")
+    train_cases: int | None = Field(None, ge=1, description="train on this many of the training cases (seeded)")
+    eval_cases: int | None = Field(None, ge=1, description="evaluate on this many held-out cases (seeded)")
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, description="stop training after this many optimizer steps (-1: by epochs)")
+    learning_rate: float = Field(1e-3, gt=0)
+    full_learning_rate: float = Field(2e-5, gt=0)
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: float = Field(32.0, gt=0)
+    batch_size: int = Field(1, ge=1)
+    grad_accum: int = Field(4, ge=1)
+    max_length: int = Field(2048, ge=64)
+    dtype: str = Field("auto", description="auto | float32 | bfloat16: bf16 autocast in training, bf16 weights "
+                                           "at evaluation")
+    strategies: list[str] = Field(default_factory=lambda: ["fc"])
+    tool_choice: str = "auto"
+    max_turns: int = Field(8, ge=1)
+    max_new_tokens: int = Field(160, ge=1)
+    eval_batch_size: int = Field(16, ge=1)
+    seed: int = 0
+
+
+@dataclass
+class RecipeSplit:
+    """Who and what is held out, and the cases on each side."""
+
+    held_out_instructions: list[str]
+    held_out_users: list[str]
+    train: list[Case]
+    evaluation: list[Case]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"held_out_instructions": self.held_out_instructions, "held_out_users": self.held_out_users,
+                "train_cases": [c.id for c in self.train], "eval_cases": [c.id for c in self.evaluation]}
+
+
+def recipe_split(cases: Sequence[Case], config: AgentRecipeConfig) -> RecipeSplit:
+    """Train on seen instructions x seen users, evaluate on held-out instructions x held-out users.
+
+    Cases that mix a seen with a held-out side are used by neither, so nothing held out leaks into training.
+    """
+    by_instruction = split_cases(list(cases), "instruction", config.held_out_instructions, config.seed)
+    by_user = split_cases(list(cases), "user", config.held_out_users, config.seed)
+    unseen_instructions = sorted({c.instruction.id for c in by_instruction[1]})
+    unseen_users = sorted({c.user.id for c in by_user[1]})
+    train = [c for c in cases if c.instruction.id not in unseen_instructions and c.user.id not in unseen_users]
+    evaluation = [c for c in cases if c.instruction.id in unseen_instructions and c.user.id in unseen_users]
+    train = _sample(train, config.train_cases, config.seed)
+    evaluation = _sample(evaluation, config.eval_cases, config.seed + 1)
+    if not train or not evaluation:
+        raise RecipeError(f"the split left {len(train)} training and {len(evaluation)} evaluation cases")
+    return RecipeSplit(unseen_instructions, unseen_users, train, evaluation)
+
+
+def _sample(cases: list[Case], limit: int | None, seed: int) -> list[Case]:
+    """A seeded subset of `limit` cases in their original order (all when limit is None or larger)."""
+    if limit is None or limit >= len(cases):
+        return cases
+    keep = set(random.Random(seed).sample(range(len(cases)), limit))
+    return [c for i, c in enumerate(cases) if i in keep]
+
+
+def check_recipe_dir(out: Path, config: AgentRecipeConfig) -> None:
+    """Refuse to reuse a directory whose stored recipe differs (its results would not be this recipe's)."""
+    saved = out / "recipe.json"
+    if saved.is_file():
+        try:
+            previous = json.loads(saved.read_text())
+        except json.JSONDecodeError as exc:
+            raise RecipeError(f"{saved} is unreadable ({exc.msg}); remove it or choose another --out") from exc
+        changed = [f"{k}: {previous.get(k)!r} -> {v!r}" for k, v in config.model_dump().items() if previous.get(k) != v]
+        if changed:
+            raise RecipeError(f"{out} holds a recipe with other settings ({'; '.join(changed)}); "
+                              "choose another --out or rerun with the same settings to resume")
+    elif out.is_dir() and any(out.iterdir()):
+        raise RecipeError(f"{out} is not empty and holds no recipe.json; choose another --out")
+
+
+def train_agent(config: AgentRecipeConfig, examples: list[dict[str, Any]], out: Path) -> tuple[str, str | None, dict]:
+    """Train one method on the SFT rows; returns (model spec, adapter dir or None, facts) for the benchmark."""
+    from tooltune.methods.citi_compare import CompareSettings, load_model_spec, train_method
+    from tooltune.models.dtype import resolve_dtype
+
+    import torch
+
+    bf16 = resolve_dtype(config.dtype) == torch.bfloat16
+    settings = CompareSettings(epochs=config.epochs, adapter_lr=config.learning_rate,
+                               full_lr=config.full_learning_rate, lora_r=config.lora_r, lora_alpha=config.lora_alpha,
+                               batch_size=config.batch_size, grad_accum=config.grad_accum,
+                               max_length=config.max_length, seed=config.seed, bf16=bf16, max_steps=config.max_steps)
+    train_dir = out / "train"
+    model, tokenizer = load_model_spec(config.model)()
+    started = time.perf_counter()
+    facts = train_method(config.method, model, tokenizer, examples, train_dir, settings)
+    facts.update(train_seconds=round(time.perf_counter() - started, 1), bf16_autocast=bf16)
+    if config.method == "full":
+        target = train_dir / "model"
+        model.save_pretrained(target)
+        tokenizer.save_pretrained(target)
+        return str(target), None, facts
+    return config.model, str(train_dir / "adapter"), facts
+
+
+def bench_config(config: AgentRecipeConfig, model: str, adapter: str | None, case_ids: list[str]) -> Any:
+    """The benchmark run of one side of the comparison: the evaluation cases, identical settings."""
+    from tooltune.bench.config import RunConfig
+
+    return RunConfig(model=model, adapter=adapter, strategies=list(config.strategies), cases=case_ids,
+                     max_turns=config.max_turns, max_new_tokens=config.max_new_tokens, seed=config.seed,
+                     batch_size=config.eval_batch_size, tool_choice=config.tool_choice, dtype=config.dtype)
+
+
+def run_bench_side(config: Any, run_dir: Path, progress: bool) -> dict[str, Any]:
+    """Run (or resume) one benchmark run; returns its summary."""
+    from tooltune.bench.run import run_benchmark
+
+    result = run_benchmark(config, run_dir, resume=(run_dir / "config.json").is_file(), progress=progress)
+    if result.counts["failed"]:
+        first = next(iter(result.failures.values())).strip().splitlines()[-1]
+        raise RecipeError(f"{result.counts['failed']} episodes of {run_dir} failed (rerun to retry): {first}")
+    return result.summary
+
+
+@dataclass
+class RecipeResult:
+    out: Path
+    adapter: str | None
+    model: str
+    comparison: dict[str, Any]
+    report: Path
+    card: Path
+
+
+def run_agent_recipe(config: AgentRecipeConfig, out: str | Path, *, progress: bool = True,
+                     log: Any = print) -> RecipeResult:
+    """Split, export the gold trajectories, train, benchmark base and tuned, compare, write the model card."""
+    from tooltune.bench.compare import compare_runs, write_comparison
+    from tooltune.sandbox.export import sft_records
+    from tooltune.sandbox.suite import builtin_suite
+
+    out = Path(out)
+    check_recipe_dir(out, config)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").write_text(config.model_dump_json(indent=1) + "\n")
+    suite = builtin_suite()
+    split = recipe_split(suite.cases, config)
+    (out / "split.json").write_text(json.dumps(split.to_dict(), indent=1) + "\n")
+    examples = list(sft_records(split.train, suite))
+    (out / "train.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples))
+    log(f"split: {len(split.train)} training cases, {len(split.evaluation)} evaluation cases "
+        f"({len(split.held_out_instructions)} held-out instructions x {len(split.held_out_users)} held-out users)")
+
+    done = out / "train" / "done.json"
+    if done.is_file():
+        trained = json.loads(done.read_text())
+    else:
+        log(f"training {config.method} on {len(examples)} gold trajectories")
+        model, adapter, facts = train_agent(config, examples, out)
+        trained = {"model": model, "adapter": adapter, "facts": facts}
+        done.write_text(json.dumps(trained, indent=1) + "\n")
+
+    case_ids = [c.id for c in split.evaluation]
+    log("benchmark: base model")
+    base = run_bench_side(bench_config(config, config.model, None, case_ids), out / "bench-base", progress)
+    log("benchmark: tuned model")
+    tuned = run_bench_side(bench_config(config, trained["model"], trained["adapter"], case_ids),
+                           out / "bench-tuned", progress)
+    comparison = compare_runs([out / "bench-base", out / "bench-tuned"], labels=["base", f"tuned ({config.method})"],
+                              seed=config.seed)
+    report = write_comparison(comparison, out / "compare")
+    card = out / "MODEL_CARD.md"
+    card.write_text(model_card(config, split, trained, comparison.result, {"base": base, "tuned": tuned}))
+    if trained["adapter"]:
+        (Path(trained["adapter"]) / "README.md").write_text(card.read_text())
+    return RecipeResult(out, trained["adapter"], trained["model"], comparison.result, report, card)
+
+
+def model_card(config: AgentRecipeConfig, split: RecipeSplit, trained: dict[str, Any], comparison: dict[str, Any],
+               summaries: dict[str, dict[str, Any]]) -> str:
+    """A Hugging Face style model card: what was trained on what, how it was measured, what it scored."""
+    facts = trained["facts"]
+    lines = [
+        "---", f"base_model: {config.model}", "library_name: tooltune", f"tags: [tool-use, agent, {config.method}]",
+        "---", "", f"# {config.model} + {config.method}: a personal tool agent trained by tooltune", "",
+        "## Data", "",
+        f"Gold trajectories of the tooltune sandbox (every assistant turn labelled: the tool calls and the final "
+        f"answer that applies the user's preferences): {len(split.train)} cases.", "",
+        "## Split", "",
+        f"Held out (never trained on): {len(split.held_out_instructions)} instructions "
+        f"({', '.join(split.held_out_instructions)}) and {len(split.held_out_users)} users "
+        f"({', '.join(split.held_out_users)}). Evaluation: {len(split.evaluation)} cases of held-out instructions "
+        "x held-out users.", "",
+        "## Training", "",
+        f"Method {config.method}; epochs {config.epochs}, max steps {config.max_steps}, learning rate "
+        f"{config.learning_rate}, LoRA r={config.lora_r} alpha={config.lora_alpha}, batch {config.batch_size} x "
+        f"accumulation {config.grad_accum}, max length {config.max_length}, bf16 autocast "
+        f"{facts.get('bf16_autocast')}, seed {config.seed}; trainable parameters "
+        f"{facts.get('trainable_parameters', 0):,}; final train loss {facts.get('train_loss')}; "
+        f"{facts.get('train_seconds')} s.", "",
+        "## Scores (held-out cases, paired)", "",
+        f"Strategies {', '.join(config.strategies)}, tool_choice {config.tool_choice}, at most {config.max_turns} "
+        f"turns, dtype {config.dtype}. Difference = tuned - base, {round(comparison['method']['level'] * 100)} % "
+        "bootstrap interval over cases.", "",
+        "| dimension | base | tuned | difference | interval |", "|---|---|---|---|---|",
+    ]
+    for dim, entry in comparison["dimensions"].items():
+        base, tuned = entry["means"][:2]
+        low, high = entry["ci"]
+        lines.append(f"| {dim} | {base:.3f} | {tuned:.3f} | {entry['diff']:+.3f} | [{low:+.3f}, {high:+.3f}] |")
+    lines += ["", f"Cases: {comparison['n_cases']}; episodes per run: {comparison['n_episodes']}.", ""]
+    return "\n".join(lines)
