@@ -210,7 +210,7 @@ def test_compare_json_has_the_documented_shape(runs, tmp_path: Path) -> None:
     data = json.loads((tmp_path / "out" / "compare.json").read_text())
     assert html == tmp_path / "out" / "compare.html"
     assert data["runs"] == [str(runs["blind"].resolve()), str(runs["gold"].resolve())]
-    assert set(data["dimensions"]) == SCORE_DIMENSIONS  # no judge, no judge dimensions
+    assert set(data["dimensions"]) == SCORE_DIMENSIONS | {"well_formed_rate"}  # no judge, no judge dimensions
     for entry in data["dimensions"].values():
         assert set(entry) == {"means", "diff", "ci"}
         assert len(entry["means"]) == 2 and isinstance(entry["diff"], float)

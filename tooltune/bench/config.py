@@ -7,10 +7,12 @@ from typing import Any
 
 from tooltune.bench.strategies import DEFAULT_MAX_TURNS, STRATEGIES
 from tooltune.bench.toolbox import SETTINGS
+from tooltune.models.types import TOOL_CHOICE_MODES, is_function_name
 
 # Fields that define which episodes exist and how they are produced; a resumed run must match them.
 EPISODE_FIELDS = ("model", "adapter", "suite", "strategies", "settings", "trials", "max_turns", "seed", "cases", "users",
-                  "apps", "limit", "max_new_tokens", "temperature", "include_profile", "max_observation_chars")
+                  "apps", "limit", "max_new_tokens", "temperature", "include_profile", "max_observation_chars",
+                  "tool_choice")
 
 
 class RunConfigError(ValueError):
@@ -35,6 +37,7 @@ class RunConfig:
     temperature: float = 0.0
     include_profile: bool = True
     max_observation_chars: int = 2000
+    tool_choice: str = "auto"  # auto | required | none | a function name (forced whenever that tool is offered)
     concurrency: int = 8
     batch_size: int = 8
 
@@ -57,6 +60,10 @@ class RunConfig:
             raise RunConfigError(f"temperature must be in [0, 5], got {self.temperature}")
         if not self.model:
             raise RunConfigError("model: a model spec is required")
+        if not isinstance(self.tool_choice, str) or not (
+                self.tool_choice in TOOL_CHOICE_MODES or is_function_name(self.tool_choice)):
+            raise RunConfigError(f"tool_choice: choose from {list(TOOL_CHOICE_MODES)} or a function name "
+                                 f"(letters, digits, _ . -), got {self.tool_choice!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

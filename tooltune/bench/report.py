@@ -52,7 +52,8 @@ def _summary_table(summary: dict[str, Any]) -> str:
     return (f'<table><tr><th class="l">strategy/setting</th><th>cases</th>{head}</tr>{"".join(rows)}</table>'
             '<p class="muted">Means over cases (each case averaged over its trials) ± standard error. '
             'checks*: share of checkable key points passed; success: all checkable key points passed; '
-            'procedure/personalization/proactivity: LLM judge, 0-5.</p>')
+            'procedure/personalization/proactivity: LLM judge, 0-5; well_formed_rate: share of attempted tool calls '
+            'that parsed and were valid calls of an offered tool.</p>')
 
 
 def _breakdown_table(summary: dict[str, Any], scope: str, dims: Sequence[str]) -> str:

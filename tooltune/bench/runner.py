@@ -93,7 +93,8 @@ class Runner:
         self.store = store
         self.harness = harness or sandbox_harness(suite)
         self.progress = progress
-        self.strategies = {n: get_strategy(n, max_observation_chars=config.max_observation_chars)
+        self.strategies = {n: get_strategy(n, max_observation_chars=config.max_observation_chars,
+                                           tool_choice=config.tool_choice)
                            for n in config.strategies}
         self.cases = {c.id: c for c in select_cases(
             suite.cases, case_ids=config.cases, users=config.users, apps=config.apps, limit=config.limit,
@@ -222,7 +223,7 @@ class Runner:
         out: list[AssistantMessage | str] = []
         for request in requests:
             try:
-                out.append(self.model.chat(request.messages, request.tools, config))
+                out.append(self.model.chat(request.messages, request.tools, config, **request.chat_options()))
             except Exception:
                 out.append(traceback.format_exc())
         return out
@@ -242,7 +243,8 @@ class Runner:
                     while not live.state.finished:
                         request = live.strategy.request(live.state)
                         seeded = replace(config, seed=derived_seed(config.seed, key.id, live.state.turn))
-                        answer = await self.model.achat(request.messages, request.tools, seeded)
+                        answer = await self.model.achat(request.messages, request.tools, seeded,
+                                                        **request.chat_options())
                         live.strategy.advance(live.state, answer)
                     finished.put_nowait(await asyncio.to_thread(self._complete, live))
                 except Exception:
@@ -285,5 +287,5 @@ def run_episode(model: ChatModel, strategy: Strategy, state: EpisodeState,
     generation = strategy.generation(config or GenerationConfig())
     while not state.finished:
         request = strategy.request(state)
-        strategy.advance(state, model.chat(request.messages, request.tools, generation))
+        strategy.advance(state, model.chat(request.messages, request.tools, generation, **request.chat_options()))
     return state

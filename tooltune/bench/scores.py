@@ -2,7 +2,8 @@
 
 Deterministic dimensions come from the checkable key points (reproducible, no judge model needed);
 judge dimensions (0-5, as in ETAPP) come from the LLM judge when one was run. `success` (every
-checkable key point passed) feeds pass^k over trials.
+checkable key point passed) feeds pass^k over trials. `well_formed_rate` is the share of attempted tool calls
+that parsed and were valid calls of an offered tool (what constrained decoding guarantees).
 """
 
 from __future__ import annotations
@@ -20,13 +21,28 @@ from tooltune.bench.stats import mean_se, pass_hat_k_curve
 
 CHECK_DIMENSIONS = ("checks", "checks_personal", "checks_proactive", "success")
 JUDGE_DIMENSIONS = ("procedure", "personalization", "proactivity")
-DIAGNOSTICS = ("turns", "tool_calls", "tool_errors", "malformed")
+DIAGNOSTICS = ("turns", "tool_calls", "tool_errors", "malformed", "well_formed_rate")
+# Refusals of a call itself (not of what it asked for): it named no offered tool or broke its schema.
+INVALID_CALL_ERRORS = frozenset({"unknown_tool", "tool_not_available", "invalid_call", "invalid_arguments",
+                                 "invalid_json"})
 DIMENSIONS = CHECK_DIMENSIONS + JUDGE_DIMENSIONS + DIAGNOSTICS
 
 
 def _rate(checks: Sequence[dict[str, Any]]) -> float | None:
     decided = [c["passed"] for c in checks if c.get("passed") is not None]
     return sum(bool(p) for p in decided) / len(decided) if decided else None
+
+
+def well_formed_rate(calls: Sequence[dict[str, Any]], malformed: Sequence[Any]) -> float | None:
+    """Calls parsed and valid / calls attempted (valid + invalid + unparseable); None with no attempt."""
+    invalid = sum(_error_type(c.get("response")) in INVALID_CALL_ERRORS for c in calls)
+    attempted = len(calls) + len(malformed)
+    return (len(calls) - invalid) / attempted if attempted else None
+
+
+def _error_type(response: Any) -> str | None:
+    error = response.get("error") if isinstance(response, dict) else None
+    return error.get("type") if isinstance(error, dict) else None
 
 
 def episode_row(record: EpisodeRecord, verdict: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -44,6 +60,7 @@ def episode_row(record: EpisodeRecord, verdict: dict[str, Any] | None = None) ->
         "turns": float(record.turns), "tool_calls": float(len(record.calls)),
         "tool_errors": float(sum("error" in c["response"] for c in record.calls)),
         "malformed": float(len(record.malformed)),
+        "well_formed_rate": well_formed_rate(record.calls, record.malformed),
         "unjudged_keypoints": sum(c.get("passed") is None for c in checks) if verdict is None else 0,
     }
     for dim in JUDGE_DIMENSIONS:
@@ -160,7 +177,7 @@ def write_scores(run_dir: Path, rows: Sequence[dict[str, Any]]) -> dict[str, Any
 
 def summary_text(summary: dict[str, Any]) -> str:
     """A plain-text table of the overall scores per strategy/setting (for the terminal)."""
-    dims = [d for d in CHECK_DIMENSIONS + JUDGE_DIMENSIONS + ("turns", "tool_errors", "malformed")
+    dims = [d for d in CHECK_DIMENSIONS + JUDGE_DIMENSIONS + ("turns", "tool_errors", "malformed", "well_formed_rate")
             if any(g["overall"].get(d) for g in summary["groups"].values())]
     lines = [f"{'strategy/setting':<18} {'cases':>5} " + " ".join(f"{d:>16}" for d in dims) + "  pass^k"]
     for group, parts in summary["groups"].items():

@@ -41,13 +41,19 @@ def run(
     no_profile: bool = typer.Option(False, "--no-profile", help="Leave the user profile out of the prompt."),
     concurrency: int = typer.Option(8, help="Episodes in flight for HTTP backends."),
     batch_size: int = typer.Option(8, help="Episodes advanced per batched generate for local models."),
+    tool_choice: str = typer.Option(
+        "auto", "--tool-choice",
+        help="OpenAI tool_choice for every turn: auto (default, as OpenAI: text or calls), required (calls every "
+             "turn, so FC episodes run to --max-turns), none (no calls), or NAME (force that tool whenever it is "
+             "offered, else auto). Local models enforce it with a grammar (calls are always well-formed); "
+             "HTTP servers get it as tool_choice (FC)."),
     judge: list[str] | None = typer.Option(None, "--judge", help="LLM judge model spec (repeat to vote)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/bench-<time>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, redoing unfinished episodes."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Evaluate a model as a personal tool-using agent; writes scores and an HTML report."""
-    from tooltune.bench.config import RunConfig
+    from tooltune.bench.config import RunConfig, RunConfigError
     from tooltune.bench.run import run_benchmark
     from tooltune.bench.scores import summary_text
 
@@ -55,11 +61,14 @@ def run(
         raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--resume")
     if suite.startswith("etapp:"):  # stored resolved, so `bench judge/report` work from any directory
         suite = "etapp:" + str(Path(suite.removeprefix("etapp:")).expanduser().resolve())
-    config = RunConfig(
-        model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting), trials=trials,
-        max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps), cases=_split(cases),
-        temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
-        concurrency=concurrency, batch_size=batch_size)
+    try:
+        config = RunConfig(
+            model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting),
+            trials=trials, max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps),
+            cases=_split(cases), temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
+            concurrency=concurrency, batch_size=batch_size, tool_choice=tool_choice)
+    except RunConfigError as error:
+        raise typer.BadParameter(str(error)) from None
     run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
     result = run_benchmark(config, run_dir, resume=resume, judges=_judges(judge), progress=not quiet)
     typer.echo(f"episodes: {result.counts}")

@@ -15,6 +15,7 @@ _EXPORTS = {
     "ChatRequest": "tooltune.models.types",
     "GenerationConfig": "tooltune.models.types",
     "ToolCall": "tooltune.models.types",
+    "ToolConstraint": "tooltune.models.types",
     "parse_tool_calls": "tooltune.models.toolcall_parser",
     "HFChatModel": "tooltune.models.hf_local",
     "OpenAIChatModel": "tooltune.models.openai_http",

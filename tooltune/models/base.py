@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 
-from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolSchema
+from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolChoice, ToolSchema
 
 
 class ModelError(RuntimeError):
@@ -28,23 +28,28 @@ class ChatModel(ABC):
         messages: list[Message],
         tools: list[ToolSchema] | None = None,
         config: GenerationConfig | None = None,
+        *,
+        tool_choice: ToolChoice | None = None,
     ) -> AssistantMessage:
-        """Continue one conversation."""
+        """Continue one conversation; `tool_choice` as in OpenAI's API (None: auto)."""
 
     def chat_batch(
         self, requests: list[ChatRequest], config: GenerationConfig | None = None
     ) -> list[AssistantMessage]:
         """Continue several conversations; the default runs them one after another."""
-        return [self.chat(r.messages, r.tools, config) for r in requests]
+        return [self.chat(r.messages, r.tools, config, **r.chat_options()) for r in requests]
 
     async def achat(
         self,
         messages: list[Message],
         tools: list[ToolSchema] | None = None,
         config: GenerationConfig | None = None,
+        *,
+        tool_choice: ToolChoice | None = None,
     ) -> AssistantMessage:
         """Asynchronous `chat`; the default runs the blocking call in a worker thread."""
-        return await asyncio.to_thread(self.chat, messages, tools, config)
+        options = ChatRequest(messages, tools, tool_choice).chat_options()
+        return await asyncio.to_thread(lambda: self.chat(messages, tools, config, **options))
 
     @property
     def supports_batching(self) -> bool:

@@ -3,21 +3,37 @@
 Tools go through the template's own `tools=` support when it renders them (Qwen, Llama 3, ...), and
 through the prompted `<tool_call>` text protocol otherwise (SmolLM2). `chat_batch` left-pads all prompts
 and runs one `generate` call, so a batch of greedy answers equals the same answers one by one.
+
+`tool_choice` (and a request's `constraint`, e.g. ReAct) is enforced per row with a grammar
+(`models/grammar.py`): calls are schema-valid once started, `required` / a named function force calls,
+`none` keeps the tools visible but makes `<tool_call>` impossible (its answer is not read for calls).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tooltune.models.base import ChatModel, ModelError
-from tooltune.models.text_protocol import arguments_as_dict, content_text, render_text_protocol, tool_names
-from tooltune.models.toolcall_parser import parse_tool_calls
-from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolSchema, Usage
+from tooltune.models.text_protocol import arguments_as_dict, content_text, render_text_protocol
+from tooltune.models.toolcall_parser import TOOL_CALL_OPEN, parse_tool_calls
+from tooltune.models.types import (
+    AssistantMessage,
+    ChatRequest,
+    GenerationConfig,
+    Message,
+    ToolChoice,
+    ToolConstraint,
+    ToolSchema,
+    Usage,
+)
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from tooltune.models.grammar import GrammarLogitsProcessor, ToolGrammars
 
 ToolMode = Literal["auto", "native", "text"]
 _PROBE_TOOL = "tooltune_probe_tool_7f3a"
@@ -34,7 +50,9 @@ class HFChatModel(ChatModel):
         name: str = "hf",
         tool_mode: ToolMode = "auto",
         adapter: str | Path | None = None,
+        constrained: bool = True,
     ) -> None:
+        """`constrained`: enforce tool_choice / constraints with a grammar (False: the prompt only asks)."""
         if not getattr(tokenizer, "chat_template", None):
             raise ModelError(f"{name}: the tokenizer has no chat_template; tooltune needs a chat/instruct model")
         if tool_mode not in ("auto", "native", "text"):
@@ -45,8 +63,13 @@ class HFChatModel(ChatModel):
         self.tokenizer = tokenizer
         self.name = name
         self.native_tools = template_renders_tools(tokenizer) if tool_mode == "auto" else tool_mode == "native"
+        self.constrained = constrained
+        # a grammar for <tool_call> blocks fits the text protocol, and native templates that write them (Qwen)
+        self.tool_call_tags = not self.native_tools or template_writes_tool_call_tags(tokenizer)
         self.load_seconds: float | None = None
         self._stop_support: dict[tuple[str, ...], bool] = {}
+        self._grammars: ToolGrammars | None = None
+        self._warned_format = False
 
     @classmethod
     def from_pretrained(
@@ -67,18 +90,26 @@ class HFChatModel(ChatModel):
         return cls(model, tokenizer, name=str(path), tool_mode=tool_mode, adapter=adapter)
 
     def chat(
-        self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None
+        self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None,
+        *, tool_choice: ToolChoice | None = None,
     ) -> AssistantMessage:
-        return self.chat_batch([ChatRequest(messages, tools)], config)[0]
+        return self.chat_batch([ChatRequest(messages, tools, tool_choice)], config)[0]
 
     def chat_batch(self, requests: list[ChatRequest], config: GenerationConfig | None = None) -> list[AssistantMessage]:
-        """All conversations in one left-padded `generate` call."""
+        """All conversations in one left-padded `generate` call; each row under its own tool constraint."""
         if not requests:
             return []
         import torch
 
         config = config or GenerationConfig()
-        prompts = [self.render_prompt(r.messages, r.tools) for r in requests]
+        prompts = [self.render_prompt(r.messages, r.tools, r.tool_choice) for r in requests]
+        constraints = [r.tool_constraint() for r in requests]
+        generate_kwargs = self._generate_kwargs(config)
+        processor = self.grammar_processor(constraints)
+        if processor is not None:
+            from transformers import LogitsProcessorList
+
+            generate_kwargs["logits_processor"] = LogitsProcessorList([processor])
         batch = self.tokenizer(
             prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
         ).to(self.device)
@@ -88,17 +119,43 @@ class HFChatModel(ChatModel):
         self.model.eval()
         try:
             with torch.inference_mode():
-                output = self.model.generate(**batch, **self._generate_kwargs(config))
+                output = self.model.generate(**batch, **generate_kwargs)
         finally:
             self.model.train(was_training)
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
         return [
-            self._answer(row, int(prompt_len), request.tools, config)
-            for row, prompt_len, request in zip(new_tokens, prompt_lengths, requests)
+            self._answer(row, int(prompt_len), constraint, config)
+            for row, prompt_len, constraint in zip(new_tokens, prompt_lengths, constraints)
         ]
 
-    def render_prompt(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> str:
+    def grammar_processor(self, constraints: list[ToolConstraint | None]) -> GrammarLogitsProcessor | None:
+        """The logits processor enforcing each row's constraint; None when no row is constrained."""
+        enforceable = [c if c is not None and (c.format == "react" or self.tool_call_tags) else None
+                       for c in constraints]
+        if self.constrained and not self.tool_call_tags and not self._warned_format and any(
+                c is not None and c.format == "tool_call" for c in constraints):
+            self._warned_format = True
+            warnings.warn(f"{self.name}: the chat template writes tool calls in its own format, not <tool_call> "
+                          "blocks; tool_choice is not enforced by a grammar for it", stacklevel=2)
+        if not self.constrained or all(c is None for c in enforceable):
+            return None
+        return self.tool_grammars().logits_processor(enforceable)
+
+    def tool_grammars(self) -> ToolGrammars:
+        """The grammar compiler for this tokenizer and model head (built once, cached per tokenizer)."""
+        if self._grammars is None:
+            from tooltune.models.grammar import tool_grammars
+
+            head = self.model.get_output_embeddings()
+            vocab_size = getattr(head, "out_features", None) or self.model.config.vocab_size
+            blocked = self.tokenizer.convert_tokens_to_ids(sorted(control_tokens(self.tokenizer)))
+            self._grammars = tool_grammars(self.tokenizer, int(vocab_size), sorted(self._stop_ids()), blocked)
+        return self._grammars
+
+    def render_prompt(
+        self, messages: list[Message], tools: list[ToolSchema] | None = None, tool_choice: ToolChoice | None = None
+    ) -> str:
         """The exact prompt text the model sees, generation prompt included."""
         if tools and self.native_tools:
             rendered = self.tokenizer.apply_chat_template(
@@ -106,7 +163,7 @@ class HFChatModel(ChatModel):
             )
         else:
             rendered = self.tokenizer.apply_chat_template(
-                render_text_protocol(messages, tools), tokenize=False, add_generation_prompt=True
+                render_text_protocol(messages, tools, tool_choice), tokenize=False, add_generation_prompt=True
             )
         return rendered
 
@@ -162,7 +219,9 @@ class HFChatModel(ChatModel):
         pad = self.tokenizer.pad_token_id
         return pad if pad is not None else min(self._stop_ids())
 
-    def _answer(self, row: torch.Tensor, prompt_len: int, tools: list[ToolSchema] | None, config: GenerationConfig) -> AssistantMessage:
+    def _answer(
+        self, row: torch.Tensor, prompt_len: int, constraint: ToolConstraint | None, config: GenerationConfig
+    ) -> AssistantMessage:
         token_ids = row.tolist()
         stops = self._stop_ids()
         end = next((i for i, token in enumerate(token_ids) if token in stops), len(token_ids))
@@ -172,19 +231,23 @@ class HFChatModel(ChatModel):
             if stop in text:
                 text = text[: text.index(stop)]
         usage = Usage(prompt_tokens=prompt_len, completion_tokens=min(end + 1, len(token_ids)))
-        if not tools:
+        if constraint is None or constraint.format != "tool_call" or constraint.mode == "none":
             return AssistantMessage(content=text.strip() or None, usage=usage, raw_text=text)
-        parsed = parse_tool_calls(text, tool_names(tools))
+        parsed = parse_tool_calls(text, constraint.allowed)
         return AssistantMessage(parsed.content, parsed.tool_calls, parsed.errors, usage, raw_text=text)
 
 
-def strip_special_tokens(text: str, tokenizer: PreTrainedTokenizerBase) -> str:
-    """Remove control tokens (<|im_start|>, <s>...) but keep tool-call markup tokens some vocabularies have."""
+def control_tokens(tokenizer: PreTrainedTokenizerBase) -> set[str]:
+    """Special tokens that are control (<|im_start|>, <s>...), not tool-call markup some vocabularies have."""
     special = set(getattr(tokenizer, "all_special_tokens", []))
     special.update(t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values() if t.special)
-    for token in special:
-        if token and "tool" not in token:
-            text = text.replace(token, "")
+    return {token for token in special if token and "tool" not in token}
+
+
+def strip_special_tokens(text: str, tokenizer: PreTrainedTokenizerBase) -> str:
+    """Remove control tokens but keep tool-call markup tokens."""
+    for token in control_tokens(tokenizer):
+        text = text.replace(token, "")
     return text
 
 
@@ -213,6 +276,19 @@ def template_renders_tools(tokenizer: PreTrainedTokenizerBase) -> bool:
     except Exception:  # noqa: BLE001 - any template error means: no usable native tool support
         return False
     return _PROBE_TOOL in rendered
+
+
+def template_writes_tool_call_tags(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """True if the template writes an assistant's earlier calls as <tool_call> blocks (Hermes, Qwen)."""
+    probe = {"type": "function", "function": {"name": _PROBE_TOOL, "description": "probe", "parameters": {"type": "object", "properties": {}}}}
+    call = {"id": "c0", "type": "function", "function": {"name": _PROBE_TOOL, "arguments": {}}}
+    conversation = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "", "tool_calls": [call]}]
+    try:
+        rendered = tokenizer.apply_chat_template(conversation, tools=[probe], tokenize=False)
+    except Exception:  # noqa: BLE001 - a template that cannot render calls does not write tags either
+        return False
+    start = rendered.rfind(TOOL_CALL_OPEN)
+    return start >= 0 and _PROBE_TOOL in rendered[start:]
 
 
 def attach_adapter(model: PreTrainedModel, adapter: str | Path) -> PreTrainedModel:

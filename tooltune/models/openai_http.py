@@ -1,7 +1,10 @@
 """A ChatModel over any OpenAI-compatible chat-completions server (vLLM, llama.cpp server, hosted APIs).
 
 Native `tools`/`tool_calls` are used unless the server says it has none (then the prompted
-`<tool_call>` text protocol takes over for the rest of the session). Failures that may pass (429, 5xx,
+`<tool_call>` text protocol takes over for the rest of the session). `tool_choice` goes to the server
+with native tools; with the text protocol, "none" leaves the tools out of the prompt and the answer
+unread for calls, "required" / a named function are asked for in the prompt (calls to other tools
+become parse errors). Failures that may pass (429, 5xx,
 connection errors, timeouts) are retried with exponential backoff and jitter, honouring Retry-After;
 anything else, or running out of retries, raises a `ModelError` that says what went wrong.
 """
@@ -22,7 +25,17 @@ import httpx
 from tooltune.models.base import ChatModel, ModelError
 from tooltune.models.text_protocol import content_text, render_text_protocol, tool_names
 from tooltune.models.toolcall_parser import RawCall, calls_from_json, finalize_calls, parse_tool_calls
-from tooltune.models.types import AssistantMessage, GenerationConfig, Message, ToolCall, ToolSchema, Usage
+from tooltune.models.types import (
+    AssistantMessage,
+    GenerationConfig,
+    Message,
+    ToolCall,
+    ToolChoice,
+    ToolSchema,
+    Usage,
+    chosen_function,
+    normalize_tool_choice,
+)
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _TOOL_REJECTION_STATUSES = frozenset({400, 404, 422, 500, 501})
@@ -88,25 +101,29 @@ class OpenAIChatModel(ChatModel):
     # ------------------------------------------------------------ public API
 
     def chat(
-        self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None
+        self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None,
+        *, tool_choice: ToolChoice | None = None,
     ) -> AssistantMessage:
+        choice = normalize_tool_choice(tool_choice, tool_names(tools))
         if self._client is None:
             self._client = httpx.Client(timeout=self.timeout, headers=self._headers)
         try:
-            return self._parse(self._send_sync(self._body(messages, tools, config)), tools)
+            return self._parse(self._send_sync(self._body(messages, tools, config, choice)), tools, choice)
         except _ToolsRejected:
             self.native_tools = False
-            return self._parse(self._send_sync(self._body(messages, tools, config)), tools)
+            return self._parse(self._send_sync(self._body(messages, tools, config, choice)), tools, choice)
 
     async def achat(
-        self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None
+        self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None,
+        *, tool_choice: ToolChoice | None = None,
     ) -> AssistantMessage:
+        choice = normalize_tool_choice(tool_choice, tool_names(tools))
         client = self._async_client()
         try:
-            return self._parse(await self._send_async(client, self._body(messages, tools, config)), tools)
+            return self._parse(await self._send_async(client, self._body(messages, tools, config, choice)), tools, choice)
         except _ToolsRejected:
             self.native_tools = False
-            return self._parse(await self._send_async(client, self._body(messages, tools, config)), tools)
+            return self._parse(await self._send_async(client, self._body(messages, tools, config, choice)), tools, choice)
 
     def close(self) -> None:
         if self._client is not None:
@@ -170,12 +187,17 @@ class OpenAIChatModel(ChatModel):
 
     # ------------------------------------------------------------ request / response formats
 
-    def _body(self, messages: list[Message], tools: list[ToolSchema] | None, config: GenerationConfig | None) -> dict[str, Any]:
+    def _body(self, messages: list[Message], tools: list[ToolSchema] | None, config: GenerationConfig | None,
+              tool_choice: ToolChoice | None = None) -> dict[str, Any]:
         config = config or GenerationConfig()
         native = bool(tools) and self.native_tools is not False
+        if native or not tools:
+            sent = api_messages(messages)
+        else:  # text protocol; under "none" the model is not shown tools it may not call
+            sent = render_text_protocol(messages, None if tool_choice == "none" else tools, tool_choice)
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": api_messages(messages) if native or not tools else render_text_protocol(messages, tools),
+            "messages": sent,
             "max_tokens": config.max_new_tokens,
             "temperature": config.temperature,
             "top_p": config.top_p,
@@ -186,9 +208,12 @@ class OpenAIChatModel(ChatModel):
             body["stop"] = list(config.stop)
         if native:
             body["tools"] = tools
+            if tool_choice is not None:
+                body["tool_choice"] = tool_choice
         return body | self.extra_body
 
-    def _parse(self, payload: dict[str, Any], tools: list[ToolSchema] | None) -> AssistantMessage:
+    def _parse(self, payload: dict[str, Any], tools: list[ToolSchema] | None,
+               tool_choice: ToolChoice | None = None) -> AssistantMessage:
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise ModelError(f"{self.url}: malformed response, no 'choices' list: {json.dumps(payload)[:200]}")
@@ -200,8 +225,9 @@ class OpenAIChatModel(ChatModel):
         raw_calls = message.get("tool_calls") or []
         if raw_calls:
             return AssistantMessage(text or None, *_native_calls(raw_calls, tool_names(tools), payload), usage=usage, raw_text=text)
-        if tools:
-            parsed = parse_tool_calls(text, tool_names(tools))
+        if tools and tool_choice != "none":
+            name = chosen_function(tool_choice)
+            parsed = parse_tool_calls(text, [name] if name else tool_names(tools))
             return AssistantMessage(parsed.content, parsed.tool_calls, parsed.errors, usage, raw_text=text)
         return AssistantMessage(text or None, usage=usage, raw_text=text)
 

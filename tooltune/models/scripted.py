@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from tooltune.models.base import ChatModel, ModelError
-from tooltune.models.types import AssistantMessage, GenerationConfig, Message, ToolSchema
+from tooltune.models.types import AssistantMessage, GenerationConfig, Message, ToolChoice, ToolSchema
 
 ScriptStep = AssistantMessage | Callable[[list[Message], list[ToolSchema] | None], AssistantMessage]
 
@@ -24,14 +24,18 @@ class ScriptedModel(ChatModel):
         self._steps = [] if self._policy else list(steps)  # type: ignore[arg-type]
         self._repeat_last = repeat_last
         self.calls: list[list[Message]] = []
+        self.tool_choices: list[ToolChoice | None] = []  # what each call was asked (scripts ignore it)
 
     def chat(
         self,
         messages: list[Message],
         tools: list[ToolSchema] | None = None,
         config: GenerationConfig | None = None,
+        *,
+        tool_choice: ToolChoice | None = None,
     ) -> AssistantMessage:
         self.calls.append(list(messages))
+        self.tool_choices.append(tool_choice)
         if self._policy is not None:
             return self._policy(messages, tools)
         index = len(self.calls) - 1

@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from tooltune.models.toolcall_parser import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
-from tooltune.models.types import Message, ToolSchema
+from tooltune.models.types import Message, ToolChoice, ToolSchema, chosen_function
+from tooltune.models.types import tool_names as tool_names  # re-exported for existing callers
 
 INSTRUCTIONS = (
     "You can call the tools below. Their descriptions and JSON Schema parameters are inside <tools></tools>.\n"
@@ -24,20 +25,24 @@ INSTRUCTIONS = (
 )
 
 
-def tool_names(tools: list[ToolSchema] | None) -> list[str]:
-    """Names of OpenAI function tools (entries without a name are skipped)."""
-    names = []
-    for tool in tools or []:
-        function = tool.get("function", tool) if isinstance(tool, dict) else {}
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            names.append(function["name"])
-    return names
-
-
-def tools_prompt(tools: list[ToolSchema]) -> str:
-    """The system-prompt block that lists the tools and explains the call format."""
+def tools_prompt(tools: list[ToolSchema], tool_choice: ToolChoice | None = None) -> str:
+    """The system-prompt block that lists the tools and explains the call format (and what tool_choice asks)."""
     listing = "\n".join(json.dumps(tool.get("function", tool), ensure_ascii=False) for tool in tools)
-    return INSTRUCTIONS.replace("{tools}", listing)
+    prompt = INSTRUCTIONS.replace("{tools}", listing)
+    demand = choice_instruction(tool_choice)
+    return f"{prompt}\n{demand}" if demand else prompt
+
+
+def choice_instruction(tool_choice: ToolChoice | None) -> str:
+    """One sentence telling a prompted model what a (normalized) tool_choice demands; "" for auto."""
+    name = chosen_function(tool_choice)
+    if name:
+        return f"Now call the tool {name}, once, and write nothing else."
+    if tool_choice == "required":
+        return "Now call one or more tools, and write nothing else."
+    if tool_choice == "none":
+        return "Do not call a tool now: answer in plain text."
+    return ""
 
 
 def arguments_as_dict(arguments: Any) -> dict[str, Any]:
@@ -75,7 +80,9 @@ def content_text(content: Any) -> str:
     return str(content)
 
 
-def render_text_protocol(messages: list[Message], tools: list[ToolSchema] | None) -> list[Message]:
+def render_text_protocol(
+    messages: list[Message], tools: list[ToolSchema] | None, tool_choice: ToolChoice | None = None
+) -> list[Message]:
     """Rewrite a conversation with tools into plain system/user/assistant turns."""
     out: list[Message] = []
     names_by_id: dict[str, str] = {}
@@ -91,7 +98,7 @@ def render_text_protocol(messages: list[Message], tools: list[ToolSchema] | None
         else:
             _append(out, str(role), content_text(message.get("content")))
     if tools:
-        prompt = tools_prompt(tools)
+        prompt = tools_prompt(tools, tool_choice)
         if out and out[0]["role"] == "system":
             out[0] = {"role": "system", "content": f"{out[0]['content']}\n\n{prompt}"}
         else:

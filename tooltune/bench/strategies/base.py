@@ -14,7 +14,7 @@ from typing import Any
 
 from tooltune.bench.episode import CallLog, EpisodeKey, EpisodeState
 from tooltune.bench.toolbox import Toolbox, error_response, observation_text
-from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolCall
+from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolCall, ToolSchema, tool_names
 
 DEFAULT_MAX_TURNS = 20
 
@@ -24,8 +24,18 @@ class Strategy(ABC):
 
     name: str = "strategy"
 
-    def __init__(self, max_observation_chars: int = 2000) -> None:
+    def __init__(self, max_observation_chars: int = 2000, tool_choice: str = "auto") -> None:
         self.max_observation_chars = max_observation_chars
+        self.tool_choice = tool_choice
+
+    def choice_for(self, tools: list[ToolSchema]) -> str:
+        """The run's tool_choice for a turn offering `tools`: a named tool that is not offered (yet), or
+        "required" with nothing to call, leaves the turn at "auto"."""
+        if self.tool_choice in ("auto", "none"):
+            return self.tool_choice
+        if self.tool_choice == "required":
+            return "required" if tools else "auto"
+        return self.tool_choice if self.tool_choice in tool_names(tools) else "auto"
 
     def begin(
         self, key: EpisodeKey, messages: list[Message], toolbox: Toolbox, max_turns: int = DEFAULT_MAX_TURNS

@@ -15,7 +15,8 @@ class FunctionCalling(Strategy):
     name = "fc"
 
     def request(self, state: EpisodeState) -> ChatRequest:
-        return ChatRequest(messages=list(state.trajectory), tools=state.toolbox.schemas())
+        tools = state.toolbox.schemas()
+        return ChatRequest(messages=list(state.trajectory), tools=tools, tool_choice=self.choice_for(tools))
 
     def _consume(self, state: EpisodeState, answer: AssistantMessage) -> None:
         content = answer.content

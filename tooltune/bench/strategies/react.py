@@ -2,7 +2,9 @@
 
 The model gets no native tools, only their schemas in the system prompt; its Action lines are read
 with the model layer's text tool-call parser, and a line without Action is the final answer. The canonical trajectory still stores each parsed call as an OpenAI
-tool call, so judges and checkers see every strategy the same way.
+tool call, so judges and checkers see every strategy the same way. The run's tool_choice travels as a
+ReAct-format `ToolConstraint`, which local backends enforce with a grammar (one Thought line, then a
+schema-valid Action / Action Input or a Final Answer); HTTP backends cannot, and ignore it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from tooltune.bench.episode import EpisodeState
 from tooltune.bench.strategies.base import Strategy, assistant_message
 from tooltune.models.toolcall_parser import parse_tool_calls
-from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolCall
+from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolCall, ToolConstraint
 
 REACT_INSTRUCTIONS = """You can use tools. Answer in this format:
 Thought: what you think about the next step
@@ -77,7 +79,9 @@ class ReAct(Strategy):
                 messages.append(dict(message))
         if not any(m["role"] == "system" for m in messages):
             messages.insert(0, {"role": "system", "content": instructions})
-        return ChatRequest(messages=messages, tools=None)
+        schemas = state.toolbox.schemas()
+        constraint = ToolConstraint(schemas, self.choice_for(schemas), "react") if schemas else None
+        return ChatRequest(messages=messages, tools=None, constraint=constraint)
 
     def generation(self, base: GenerationConfig) -> GenerationConfig:
         return replace(base, stop=list(base.stop or []) + ["\nObservation:"])
