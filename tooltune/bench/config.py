@@ -7,11 +7,12 @@ from typing import Any
 
 from tooltune.bench.strategies import DEFAULT_MAX_TURNS, STRATEGIES
 from tooltune.bench.toolbox import SETTINGS
+from tooltune.models.dtype import DTYPE_NAMES
 from tooltune.models.types import TOOL_CHOICE_MODES, is_function_name
 
 # Fields that define which episodes exist and how they are produced; a resumed run must match them.
 EPISODE_FIELDS = ("model", "adapter", "suite", "strategies", "settings", "trials", "max_turns", "seed", "cases", "users",
-                  "apps", "limit", "max_new_tokens", "temperature", "include_profile", "max_observation_chars",
+                  "apps", "limit", "max_new_tokens", "temperature", "include_profile", "max_observation_chars", "dtype",
                   "tool_choice")
 
 
@@ -40,6 +41,7 @@ class RunConfig:
     tool_choice: str = "auto"  # auto | required | none | a function name (forced whenever that tool is offered)
     concurrency: int = 8
     batch_size: int = 8
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -64,6 +66,8 @@ class RunConfig:
                 self.tool_choice in TOOL_CHOICE_MODES or is_function_name(self.tool_choice)):
             raise RunConfigError(f"tool_choice: choose from {list(TOOL_CHOICE_MODES)} or a function name "
                                  f"(letters, digits, _ . -), got {self.tool_choice!r}")
+        if self.dtype not in DTYPE_NAMES:
+            raise RunConfigError(f"dtype: choose from {list(DTYPE_NAMES)}, got {self.dtype!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

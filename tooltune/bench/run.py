@@ -67,7 +67,7 @@ def run_benchmark(config: RunConfig, run_dir: str | Path, *, resume: bool = Fals
     if model is None:
         from tooltune.models.registry import load_model
 
-        model = load_model(config.model, adapter=config.adapter)
+        model = load_model(config.model, adapter=config.adapter, dtype=config.dtype)
     try:
         runner = Runner(model, suite, config, store, harness, progress=progress)
         counts = runner.run()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from tooltune.models.dtype import DTYPE_HELP
+
 app = typer.Typer(help="Run, judge and report the personalized tool-use benchmark.", no_args_is_help=True)
 
 
@@ -47,6 +49,7 @@ def run(
              "turn, so FC episodes run to --max-turns), none (no calls), or NAME (force that tool whenever it is "
              "offered, else auto). Local models enforce it with a grammar (calls are always well-formed); "
              "HTTP servers get it as tool_choice (FC)."),
+    dtype: str = typer.Option("auto", "--dtype", help="Local models: " + DTYPE_HELP + "."),
     judge: list[str] | None = typer.Option(None, "--judge", help="LLM judge model spec (repeat to vote)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/bench-<time>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, redoing unfinished episodes."),
@@ -66,7 +69,7 @@ def run(
             model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting),
             trials=trials, max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps),
             cases=_split(cases), temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
-            concurrency=concurrency, batch_size=batch_size, tool_choice=tool_choice)
+            concurrency=concurrency, batch_size=batch_size, dtype=dtype, tool_choice=tool_choice)
     except RunConfigError as error:
         raise typer.BadParameter(str(error)) from None
     run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")

@@ -73,10 +73,16 @@ class HFChatModel(ChatModel):
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, *, adapter: str | Path | None = None, tool_mode: ToolMode = "auto", **model_kwargs: Any
+        cls, path: str | Path, *, adapter: str | Path | None = None, tool_mode: ToolMode = "auto",
+        dtype: str | None = "auto", **model_kwargs: Any
     ) -> HFChatModel:
-        """Load a checkpoint directory (config.json + weights + tokenizer with a chat template)."""
+        """Load a checkpoint directory (config.json + weights + tokenizer with a chat template);
+        `dtype`: auto | float32 | bfloat16 (see `tooltune.models.dtype`)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from tooltune.models.dtype import resolve_dtype
+
+        model_kwargs.setdefault("dtype", resolve_dtype(dtype))
 
         path = Path(path)
         if not (path / "config.json").is_file():
