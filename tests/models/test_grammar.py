@@ -362,13 +362,29 @@ SCHEMAS = {"get_weather": WEATHER["function"]["parameters"], "set_light": LIGHT[
 
 
 def assert_well_formed(answer, max_new_tokens: int) -> None:
-    """Every call schema-valid; the only possible error is the last call cut off by max_new_tokens."""
+    """Every call schema-valid and none malformed: a call still open at max_new_tokens is finished."""
     assert answer.tool_calls
     for call in answer.tool_calls:
         jsonschema.Draft202012Validator(SCHEMAS[call.name]).validate(call.arguments)
-    if answer.parse_errors:  # the call after the valid ones was cut off: truncated, or empty when cut at its tag
-        assert answer.usage.completion_tokens == max_new_tokens
-        assert len(answer.parse_errors) == 1 and f"#{len(answer.tool_calls) + 1}:" in answer.parse_errors[0]
+    assert answer.parse_errors == []
+
+
+def test_a_call_open_when_the_budget_ends_is_finished_under_its_grammar(tiny_pair):
+    model = HFChatModel(*tiny_pair)
+    for budget in (3, 11, 29):
+        answer = model.chat_batch([ChatRequest(ASK, [WEATHER, LIGHT], "required"),
+                                   ChatRequest(ASK, [WEATHER, LIGHT], "set_light")], GenerationConfig(max_new_tokens=budget))
+        for row in answer:
+            assert row.usage.completion_tokens > budget  # it went past the budget to close the call
+            assert row.raw_text.rstrip().endswith("</tool_call>")
+            assert_well_formed(row, budget)
+
+
+def test_json_in_free_text_is_not_a_call_under_a_grammar():
+    text = 'Here is the schema: {"name": "get_weather", "arguments": {"city": 3}} as you asked'
+    assert parse_tool_calls(text, ["get_weather"]).tool_calls  # lenient parsing reads it as a call
+    strict = parse_tool_calls(text, ["get_weather"], tagged_only=True)
+    assert strict.tool_calls == [] and strict.errors == [] and strict.content == text
 
 
 def test_chat_batch_mixes_constrained_and_free_rows(tiny_pair):

@@ -231,7 +231,7 @@ class GrammarLogitsProcessor(LogitsProcessor):
         self.matchers: list[xgr.GrammarMatcher | None] = [None if g is None else xgr.GrammarMatcher(g) for g in grammars]
         self.vocab_size = vocab_size
         self.stop_id = stop_id
-        self.bitmask = xgr.allocate_token_bitmask(len(grammars), vocab_size)
+        self.bitmask = xgr.allocate_token_bitmask(max(1, len(grammars)), vocab_size)
         self.released: list[int] = []  # rows let go: their grammar refused a token (ended by a stop string)
         self.stuck: list[int] = []  # rows ended early: no token of the vocabulary could continue their grammar
         self._started = False
@@ -265,7 +265,33 @@ class GrammarLogitsProcessor(LogitsProcessor):
                 self.matchers[row] = None
                 self.released.append(row)
 
+    def continuation(self, rows: Sequence[int]) -> GrammarLogitsProcessor:
+        """A processor that carries on rows `rows` from where this one stopped (their matchers keep their state).
+
+        The last token `generate` produced was never shown to this processor, so the new one accepts the last
+        token of its input first."""
+        follow = GrammarLogitsProcessor([], self.vocab_size, self.stop_id)
+        follow.matchers = [self.matchers[row] for row in rows]
+        follow.bitmask = xgr.allocate_token_bitmask(len(rows), self.vocab_size)
+        follow._started = True
+        return follow
+
+    def active(self, row: int) -> bool:
+        """Whether row `row` still follows its grammar and has not completed it."""
+        matcher = self.matchers[row]
+        return matcher is not None and not matcher.is_terminated()
+
     def finished(self, row: int) -> bool:
         """Whether row `row` completed its grammar (accepted a stop token)."""
         matcher = self.matchers[row]
         return matcher is not None and matcher.is_terminated()
+
+
+def call_left_open(text: str, constraint: ToolConstraint) -> bool:
+    """Whether text generated under `constraint` stops inside a call: a `<tool_call>` not yet closed (under
+    `required` or a named function, anything but a closed call), or a ReAct Action begun."""
+    if constraint.format == "react":
+        return "Action:" in text
+    if constraint.mode in ("required", "function") and not text.rstrip().endswith(TOOL_CALL_CLOSE):
+        return True
+    return text.rfind(TOOL_CALL_OPEN) > text.rfind(TOOL_CALL_CLOSE)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tooltune.models.base import ChatModel, ModelError
 from tooltune.models.text_protocol import arguments_as_dict, content_text, render_text_protocol
-from tooltune.models.toolcall_parser import TOOL_CALL_OPEN, parse_tool_calls
+from tooltune.models.toolcall_parser import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, parse_tool_calls
 from tooltune.models.types import (
     AssistantMessage,
     ChatRequest,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from tooltune.models.grammar import GrammarLogitsProcessor, ToolGrammars
 
 ToolMode = Literal["auto", "native", "text"]
+CALL_COMPLETION_TOKENS = 256  # extra tokens a call begun under a grammar may take to close past max_new_tokens
 _PROBE_TOOL = "tooltune_probe_tool_7f3a"
 
 
@@ -128,12 +129,52 @@ class HFChatModel(ChatModel):
                 output = self.model.generate(**batch, **generate_kwargs)
         finally:
             self.model.train(was_training)
-        new_tokens = output[:, batch["input_ids"].shape[1] :]
+        new_tokens = [row.tolist() for row in output[:, batch["input_ids"].shape[1] :]]
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        if processor is not None:
+            self._finish_open_calls(batch, new_tokens, processor, constraints, config)
         return [
             self._answer(row, int(prompt_len), constraint, config)
             for row, prompt_len, constraint in zip(new_tokens, prompt_lengths, constraints)
         ]
+
+    def _finish_open_calls(self, batch: Any, new_tokens: list[list[int]], processor: GrammarLogitsProcessor,
+                           constraints: list[ToolConstraint | None], config: GenerationConfig) -> None:
+        """Rows whose token budget ran out inside a constrained call get up to CALL_COMPLETION_TOKENS more,
+        under the same grammar state, so a call once started is always complete (extended in place)."""
+        import torch
+
+        from tooltune.models.grammar import call_left_open
+
+        stops = self._stop_ids()
+        rows = [i for i, (tokens, constraint) in enumerate(zip(new_tokens, constraints))
+                if constraint is not None and processor.active(i) and not stops & set(tokens)
+                and call_left_open(self.tokenizer.decode(tokens, skip_special_tokens=False), constraint)]
+        if not rows:
+            return
+        prompts = [[t for t, keep in zip(batch["input_ids"][i].tolist(), batch["attention_mask"][i].tolist()) if keep]
+                   + new_tokens[i] for i in rows]
+        width = max(len(p) for p in prompts)
+        pad = self._pad_id()
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        from transformers import LogitsProcessorList
+
+        kwargs = {**self._generate_kwargs(config), "max_new_tokens": CALL_COMPLETION_TOKENS,
+                  "logits_processor": LogitsProcessorList([processor.continuation(rows)])}
+        kwargs.pop("stop_strings", None)
+        kwargs.pop("tokenizer", None)
+        if all(constraints[i].format == "tool_call" for i in rows) and self._can_stop_early((TOOL_CALL_CLOSE,)):
+            kwargs.update(stop_strings=[TOOL_CALL_CLOSE], tokenizer=self.tokenizer)  # finish the call, no more
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                more = self.model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
+        finally:
+            self.model.train(was_training)
+        for row, extra in zip(rows, more[:, width:].tolist()):
+            new_tokens[row] = new_tokens[row] + extra
 
     def grammar_processor(self, constraints: list[ToolConstraint | None]) -> GrammarLogitsProcessor | None:
         """The logits processor enforcing each row's constraint; None when no row is constrained."""
@@ -226,9 +267,8 @@ class HFChatModel(ChatModel):
         return pad if pad is not None else min(self._stop_ids())
 
     def _answer(
-        self, row: torch.Tensor, prompt_len: int, constraint: ToolConstraint | None, config: GenerationConfig
+        self, token_ids: list[int], prompt_len: int, constraint: ToolConstraint | None, config: GenerationConfig
     ) -> AssistantMessage:
-        token_ids = row.tolist()
         stops = self._stop_ids()
         end = next((i for i, token in enumerate(token_ids) if token in stops), len(token_ids))
         text = self.tokenizer.decode(token_ids[:end], skip_special_tokens=False)
@@ -239,7 +279,9 @@ class HFChatModel(ChatModel):
         usage = Usage(prompt_tokens=prompt_len, completion_tokens=min(end + 1, len(token_ids)))
         if constraint is None or constraint.format != "tool_call" or constraint.mode == "none":
             return AssistantMessage(content=text.strip() or None, usage=usage, raw_text=text)
-        parsed = parse_tool_calls(text, constraint.allowed)
+        # under a grammar only <tool_call> blocks are calls; JSON in free text is just text
+        enforced = self.constrained and self.tool_call_tags
+        parsed = parse_tool_calls(text, constraint.allowed, tagged_only=enforced)
         return AssistantMessage(parsed.content, parsed.tool_calls, parsed.errors, usage, raw_text=text)
 
 

@@ -40,8 +40,12 @@ class ParsedToolCalls(NamedTuple):
     errors: list[str]
 
 
-def parse_tool_calls(text: str | None, tool_names: Iterable[str] | None = None) -> ParsedToolCalls:
-    """Extract tool calls from `text`; if `tool_names` is given, calls to other names are errors."""
+def parse_tool_calls(text: str | None, tool_names: Iterable[str] | None = None, *,
+                     tagged_only: bool = False) -> ParsedToolCalls:
+    """Extract tool calls from `text`; if `tool_names` is given, calls to other names are errors.
+
+    `tagged_only`: only `<tool_call>` blocks are calls (the text was generated under a grammar that allows
+    calls only there), so JSON or Action lines in free text stay text."""
     if not text:
         return ParsedToolCalls(None, [], [])
     known = set(tool_names) if tool_names is not None else None
@@ -49,6 +53,8 @@ def parse_tool_calls(text: str | None, tool_names: Iterable[str] | None = None) 
     errors: list[str] = []
     if TOOL_CALL_OPEN in text:
         content = _parse_tagged(text, raw_calls, errors)
+    elif tagged_only:
+        content = text
     elif _react_action_lines(text):
         content = _parse_react(text, raw_calls, errors)
     else:
