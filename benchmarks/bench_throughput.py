@@ -120,10 +120,10 @@ def main() -> None:
         for dtype in ("float32", "bfloat16"):
             model, tokenizer = load_embedded_model(dtype=dtype)
             chat = HFChatModel(model, tokenizer, name="smollm2")
-            chat.constrain = False  # today's path: free generation, calls parsed afterwards
+            chat.constrained = False  # today's path: free generation, calls parsed afterwards
             results.append(run_path(f"{dtype} unconstrained batch 12", chat, {**demo, "batch_size": 12}, workdir))
             if dtype == "bfloat16":
-                chat.constrain = True
+                chat.constrained = True
                 for batch in (12, 24):
                     results.append(run_path(f"bfloat16 constrained batch {batch}", chat,
                                             {**demo, "batch_size": batch}, workdir))

@@ -18,6 +18,8 @@ from tooltune.adapters.model import (
     get_adapter_config,
     inject_adapters,
     mark_only_adapters_trainable,
+    merge_adapters,
+    mergeable,
     plan_targets,
 )
 from tooltune.adapters.molora import MoLoRAConfig, MoLoRALinear, switch_balance_loss
@@ -42,6 +44,8 @@ __all__ = [
     "inject_adapters",
     "load_adapter",
     "mark_only_adapters_trainable",
+    "merge_adapters",
+    "mergeable",
     "plan_targets",
     "read_adapter_config",
     "register_adapter_type",

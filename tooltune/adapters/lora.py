@@ -63,5 +63,7 @@ class LoRALinear(AdapterLayer):
         return (h @ self.lora_B.t()) * self.scaling
 
     def merged_weight(self) -> torch.Tensor:
-        """W0 + scaling * B A: the equivalent plain weight (for merging into the base)."""
-        return self.base.weight + (self.lora_B @ self.lora_A).to(self.base.weight.dtype) * self.scaling
+        """W0 + scaling * B A: the equivalent plain weight (for merging into the base), summed in float32 so that a
+        bf16 base does not round the small update away."""
+        update = (self.lora_B.float() @ self.lora_A.float()) * self.scaling
+        return (self.base.weight.float() + update).to(self.base.weight.dtype)

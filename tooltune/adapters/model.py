@@ -126,3 +126,33 @@ def _check_all_patterns_used(model: nn.Module, patterns: list[str], found: list[
     unused = [p for p in patterns if not any(n == p or n.endswith("." + p) for n in found)]
     if unused:
         raise AdapterConfigError(f"{field}: no nn.Linear in {type(model).__name__} matches {unused}")
+
+
+def mergeable(model: nn.Module) -> bool:
+    """True when every adapter layer is a fixed weight update (LoRA-like: it has `merged_weight`); input-routed
+    adapters (MoLoRA, dual-rank) are not, their update depends on the input."""
+    layers = adapter_modules(model)
+    return bool(layers) and all(hasattr(m, "merged_weight") for m in layers.values())
+
+
+@torch.no_grad()
+def merge_adapters(model: nn.Module) -> list[str]:
+    """Fold every adapter layer into a plain `nn.Linear` holding W0 + its update, in place; returns the
+    merged module names. Inference gets the base model's speed; the adapter can no longer be saved or trained."""
+    if not mergeable(model):
+        raise AdapterConfigError("only adapters whose update is a fixed weight (LoRA) can be merged")
+    merged = []
+    for name, layer in adapter_modules(model).items():
+        base = layer.base
+        plain = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None,
+                          device=base.weight.device, dtype=base.weight.dtype)
+        plain.weight.copy_(layer.merged_weight())
+        if base.bias is not None:
+            plain.bias.copy_(base.bias)
+        parent_name, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, child, plain)
+        merged.append(name)
+    if hasattr(model, CONFIG_ATTRIBUTE):
+        delattr(model, CONFIG_ATTRIBUTE)
+    return merged
+

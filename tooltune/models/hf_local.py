@@ -339,17 +339,24 @@ def template_writes_tool_call_tags(tokenizer: PreTrainedTokenizerBase) -> bool:
     return start >= 0 and _PROBE_TOOL in rendered[start:]
 
 
-def attach_adapter(model: PreTrainedModel, adapter: str | Path) -> PreTrainedModel:
-    """Attach a tooltune adapter directory (adapter_config.json + adapter_model.safetensors)."""
+def attach_adapter(model: PreTrainedModel, adapter: str | Path, merge: bool = True) -> PreTrainedModel:
+    """Attach a tooltune adapter directory (adapter_config.json + adapter_model.safetensors) for inference.
+
+    `merge`: fold a LoRA adapter into the base weights, so that decoding costs what the base model's does
+    (input-routed adapters such as MoLoRA and dual-rank stay attached)."""
     adapter = Path(adapter)
     if not (adapter / "adapter_config.json").is_file():
         raise ModelError(f"adapter {adapter}: adapter_config.json not found")
     try:
         from tooltune.adapters.io import load_adapter
+        from tooltune.adapters.model import merge_adapters, mergeable
     except ImportError as exc:
         raise ModelError(f"adapter {adapter}: tooltune.adapters.io.load_adapter is not available ({exc})") from exc
     try:
         loaded = load_adapter(model, adapter)  # injects into `model` in place
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelError(f"adapter {adapter}: could not attach it: {exc}") from exc
-    return loaded if hasattr(loaded, "generate") else model  # load_adapter may return a new model or names
+    model = loaded if hasattr(loaded, "generate") else model  # load_adapter may return a new model or names
+    if merge and mergeable(model):
+        merge_adapters(model)
+    return model
