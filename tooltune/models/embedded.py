@@ -85,7 +85,7 @@ def load_embedded_chat_model(root: Path | None = None, adapter: str | Path | Non
     from tooltune.models.hf_local import HFChatModel
 
     model, tokenizer = load_embedded_model(root, dtype=dtype)
-    return HFChatModel(model, tokenizer, name=EMBEDDED_NAME, adapter=adapter)
+    return HFChatModel(model, tokenizer, name=EMBEDDED_NAME, adapter=adapter, prefix_cache=True)
 
 
 def convert_gguf_to_cache(gguf: Path, target: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tooltune.models.base import ChatModel, ModelError
+from tooltune.models.prefix_cache import PrefixCache, build_batch_cache, row_prefix, supports_prefix_cache
 from tooltune.models.text_protocol import arguments_as_dict, content_text, render_text_protocol
 from tooltune.models.toolcall_parser import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, parse_tool_calls
 from tooltune.models.types import (
@@ -52,8 +53,11 @@ class HFChatModel(ChatModel):
         tool_mode: ToolMode = "auto",
         adapter: str | Path | None = None,
         constrained: bool = True,
+        prefix_cache: bool = False,
     ) -> None:
-        """`constrained`: enforce tool_choice / constraints with a grammar (False: the prompt only asks)."""
+        """`constrained`: enforce tool_choice / constraints with a grammar (False: the prompt only asks).
+        `prefix_cache`: reuse the keys/values of prompt prefixes seen before (models/prefix_cache.py); only for a
+        model whose weights no longer change (not while it trains)."""
         if not getattr(tokenizer, "chat_template", None):
             raise ModelError(f"{name}: the tokenizer has no chat_template; tooltune needs a chat/instruct model")
         if tool_mode not in ("auto", "native", "text"):
@@ -71,6 +75,7 @@ class HFChatModel(ChatModel):
         self._stop_support: dict[tuple[str, ...], bool] = {}
         self._grammars: ToolGrammars | None = None
         self._warned_format = False
+        self.prefix_cache = PrefixCache() if prefix_cache and supports_prefix_cache(model) else None
 
     @classmethod
     def from_pretrained(
@@ -94,7 +99,7 @@ class HFChatModel(ChatModel):
             model = AutoModelForCausalLM.from_pretrained(path, **model_kwargs)
         except (OSError, ValueError) as exc:
             raise ModelError(f"{path}: could not load the model or tokenizer: {exc}") from exc
-        return cls(model, tokenizer, name=str(path), tool_mode=tool_mode, adapter=adapter)
+        return cls(model, tokenizer, name=str(path), tool_mode=tool_mode, adapter=adapter, prefix_cache=True)
 
     def chat(
         self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None,
@@ -122,6 +127,9 @@ class HFChatModel(ChatModel):
         ).to(self.device)
         if config.seed is not None:
             torch.manual_seed(config.seed)
+        cache = self._reused_prefixes(batch)
+        if self.prefix_cache is not None:
+            generate_kwargs.update(return_dict_in_generate=True, cache=cache)
         was_training = self.model.training  # the model may be mid-training (evaluation callbacks)
         self.model.eval()
         try:
@@ -129,6 +137,9 @@ class HFChatModel(ChatModel):
                 output = self.model.generate(**batch, **generate_kwargs)
         finally:
             self.model.train(was_training)
+        if self.prefix_cache is not None:
+            self._remember_prefixes(batch, output.sequences, output.past_key_values)
+            output = output.sequences
         new_tokens = [row.tolist() for row in output[:, batch["input_ids"].shape[1] :]]
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
         if processor is not None:
@@ -137,6 +148,32 @@ class HFChatModel(ChatModel):
             self._answer(row, int(prompt_len), constraint, config)
             for row, prompt_len, constraint in zip(new_tokens, prompt_lengths, constraints)
         ]
+
+    def _reused_prefixes(self, batch: Any) -> Any:
+        """A cache holding the longest prefixes of this batch's prompts seen before (None: nothing to reuse)."""
+        if self.prefix_cache is None:
+            return None
+        width = batch["input_ids"].shape[1]
+        pads = (batch["attention_mask"] == 0).sum(dim=1).tolist()
+        rows = [self.prefix_cache.lookup(batch["input_ids"][i, pad:]) for i, pad in enumerate(pads)]
+        like = next((entry for entry, _ in rows if entry is not None), None)
+        cache, length = build_batch_cache(rows, pads, width, like) if like is not None else (None, 0)
+        reused = sum(max(0, length - pad) for pad in pads)
+        self.prefix_cache.reused_tokens += reused
+        self.prefix_cache.computed_tokens += int(batch["attention_mask"].sum()) - reused
+        return cache
+
+    def _remember_prefixes(self, batch: Any, sequences: Any, past: Any) -> None:
+        """Store each row's prompt + answer keys/values (up to its stop token) for later prompts."""
+        width = batch["input_ids"].shape[1]
+        cached = past.get_seq_length()
+        stops = self._stop_ids()
+        for row, pad in enumerate((batch["attention_mask"] == 0).sum(dim=1).tolist()):
+            generated = sequences[row, width:].tolist()
+            answer = next((i for i, token in enumerate(generated) if token in stops), len(generated))
+            end = min(width + answer, cached)
+            keys, values = row_prefix(past, row, pad, end)
+            self.prefix_cache.store(sequences[row, pad:end], keys, values)
 
     def _finish_open_calls(self, batch: Any, new_tokens: list[list[int]], processor: GrammarLogitsProcessor,
                            constraints: list[ToolConstraint | None], config: GenerationConfig) -> None:
