@@ -47,3 +47,18 @@ def test_cached_turns_answer_exactly_like_uncached_ones(llama_model, plain_token
                         {"role": "user", "content": "And then?"}]
     assert cached.prefix_cache.reused_tokens > cached.prefix_cache.computed_tokens  # later turns mostly reused
 
+
+
+def test_first_call_keeps_generates_own_cache(llama_model, plain_tokenizer, monkeypatch) -> None:
+    """With nothing to reuse, generate must not get cache=None (that switches its own cache off: quadratic)."""
+    seen: list[dict] = []
+    original = llama_model.generate
+
+    def spy(*args, **kwargs):
+        seen.append(dict(kwargs))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(llama_model, "generate", spy)
+    model = HFChatModel(llama_model, plain_tokenizer, prefix_cache=True)
+    model.chat_batch([ChatRequest(c) for c in conversations()], GenerationConfig(max_new_tokens=4))
+    assert "cache" not in seen[0] and "past_key_values" not in seen[0]

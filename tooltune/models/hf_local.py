@@ -129,7 +129,9 @@ class HFChatModel(ChatModel):
             torch.manual_seed(config.seed)
         cache = self._reused_prefixes(batch)
         if self.prefix_cache is not None:
-            generate_kwargs.update(return_dict_in_generate=True, cache=cache)
+            generate_kwargs["return_dict_in_generate"] = True
+            if cache is not None:  # (an explicit None would switch generate's own cache off)
+                generate_kwargs["cache"] = cache
         was_training = self.model.training  # the model may be mid-training (evaluation callbacks)
         self.model.eval()
         try:
