@@ -41,7 +41,7 @@ class PathResult:
 
     def row(self) -> str:
         well = "n/a" if self.well_formed is None else f"{self.well_formed:.3f}"
-        return (f"{self.name:<34} {self.seconds:7.1f} s  {self.episodes / self.seconds:6.3f} ep/s  "
+        return (f"{self.name:<44} {self.seconds:7.1f} s  {self.episodes / self.seconds:6.3f} ep/s  "
                 f"{self.prompt_tokens / self.seconds:7.1f} prompt tok/s  "
                 f"{self.completion_tokens / self.seconds:6.1f} completion tok/s  well-formed {well}")
 
@@ -117,17 +117,17 @@ def main() -> None:
     results: list[PathResult] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        for dtype in ("float32", "bfloat16"):
-            model, tokenizer = load_embedded_model(dtype=dtype)
-            chat = HFChatModel(model, tokenizer, name="smollm2")
-            chat.constrained = False  # today's path: free generation, calls parsed afterwards
-            results.append(run_path(f"{dtype} unconstrained batch 12", chat, {**demo, "batch_size": 12}, workdir))
-            if dtype == "bfloat16":
-                chat.constrained = True
-                for batch in (12, 24):
-                    results.append(run_path(f"bfloat16 constrained batch {batch}", chat,
-                                            {**demo, "batch_size": batch}, workdir))
-            del chat, model
+        paths = [  # (name, dtype, grammar, prefix cache, batch size); a fresh model each, so no cache carries over
+            ("today: float32, free, batch 12", "float32", False, False, 12),
+            ("bfloat16, free, batch 12", "bfloat16", False, False, 12),
+            ("bfloat16, grammar, batch 12", "bfloat16", True, False, 12),
+            ("bfloat16, grammar + prefix cache, batch 12", "bfloat16", True, True, 12),
+            ("bfloat16, grammar + prefix cache, batch 24", "bfloat16", True, True, 24),
+        ]
+        weights = {dtype: load_embedded_model(dtype=dtype) for dtype in ("float32", "bfloat16")}
+        for name, dtype, grammar, prefix, batch in paths:
+            chat = HFChatModel(*weights[dtype], name="smollm2", constrained=grammar, prefix_cache=prefix)
+            results.append(run_path(name, chat, {**demo, "batch_size": batch}, workdir))
         if args.llama_cpp:
             port = free_port()
             server = start_llama_cpp(find_gguf(), port)
