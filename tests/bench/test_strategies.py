@@ -150,3 +150,13 @@ def test_plan_then_act_plans_without_tools_then_calls() -> None:
     assert "numbered plan" in state.trajectory[2]["content"] and "play_music" in state.trajectory[2]["content"]
     assert state.trajectory[3]["content"].startswith("1. get favourites")
     assert world.played == [{"music_name": "A", "volume_level": 35}] and state.finish_reason == "answer"
+
+
+def test_react_text_after_final_answer_is_the_answer_even_when_it_holds_json() -> None:
+    from tooltune.bench.strategies.react import parse_react
+
+    step = parse_react('Thought: done\nFinal Answer: here are the tools [{"name": "play_music", "arguments": {}}]')
+    assert step.calls == [] and step.errors == []
+    assert step.final == 'here are the tools [{"name": "play_music", "arguments": {}}]'
+    acted = parse_react('Thought: first\nAction: play_music\nAction Input: {}\nFinal Answer: later')
+    assert [c.name for c in acted.calls] == ["play_music"]

@@ -33,6 +33,7 @@ Tools (OpenAI function schemas):
 REACT_HINT = "Write 'Action: <tool name>' and 'Action Input: <JSON object>', or 'Final Answer: <text>'."
 
 _FINAL = re.compile(r"^[ \t*]*Final[ \t]*Answer[ \t]*:\s*", re.MULTILINE | re.IGNORECASE)
+_ACTION = re.compile(r"^[ \t*]*Action[ \t]*:", re.MULTILINE | re.IGNORECASE)
 _OBSERVATION = re.compile(r"^[ \t*]*Observation[ \t]*:", re.MULTILINE | re.IGNORECASE)
 
 
@@ -51,10 +52,13 @@ def parse_react(text: str | None) -> ReActStep:
     cut = _OBSERVATION.search(text)
     if cut:
         text = text[: cut.start()]
+    final = _FINAL.search(text)
+    action = _ACTION.search(text)
+    if final and (action is None or final.start() < action.start()):
+        return ReActStep(final=text[final.end():].strip())  # whatever follows the final answer is its text
     parsed = parse_tool_calls(text)
     if parsed.tool_calls or parsed.errors:
         return ReActStep(calls=list(parsed.tool_calls), errors=list(parsed.errors))
-    final = _FINAL.search(text)
     return ReActStep(final=(text[final.end():] if final else text).strip())
 
 
