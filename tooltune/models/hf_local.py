@@ -132,13 +132,7 @@ class HFChatModel(ChatModel):
             generate_kwargs["return_dict_in_generate"] = True
             if cache is not None:  # (an explicit None would switch generate's own cache off)
                 generate_kwargs["cache"] = cache
-        was_training = self.model.training  # the model may be mid-training (evaluation callbacks)
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                output = self.model.generate(**batch, **generate_kwargs)
-        finally:
-            self.model.train(was_training)
+        output = self._generate(**batch, **generate_kwargs)
         if self.prefix_cache is not None:
             self._remember_prefixes(batch, output.sequences, output.past_key_values)
             output = output.sequences
@@ -150,6 +144,24 @@ class HFChatModel(ChatModel):
             self._answer(row, int(prompt_len), constraint, config)
             for row, prompt_len, constraint in zip(new_tokens, prompt_lengths, constraints)
         ]
+
+    def _generate(self, **kwargs: Any) -> Any:
+        """`model.generate` in eval mode without autograd; the model's training flag is restored after (it may
+        be mid-training: evaluation callbacks)."""
+        import torch
+
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                return self.model.generate(**kwargs)
+        finally:
+            self.model.train(was_training)
+
+    def _answer_length(self, token_ids: list[int]) -> int:
+        """Generated tokens before the first stop token (all of them when none was produced)."""
+        stops = self._stop_ids()
+        return next((i for i, token in enumerate(token_ids) if token in stops), len(token_ids))
 
     def _reused_prefixes(self, batch: Any) -> Any:
         """A cache holding the longest prefixes of this batch's prompts seen before (None: nothing to reuse)."""
@@ -169,11 +181,8 @@ class HFChatModel(ChatModel):
         """Store each row's prompt + answer keys/values (up to its stop token) for later prompts."""
         width = batch["input_ids"].shape[1]
         cached = past.get_seq_length()
-        stops = self._stop_ids()
         for row, pad in enumerate((batch["attention_mask"] == 0).sum(dim=1).tolist()):
-            generated = sequences[row, width:].tolist()
-            answer = next((i for i, token in enumerate(generated) if token in stops), len(generated))
-            end = min(width + answer, cached)
+            end = min(width + self._answer_length(sequences[row, width:].tolist()), cached)
             keys, values = row_prefix(past, row, pad, end)
             self.prefix_cache.store(sequences[row, pad:end], keys, values)
 
@@ -185,9 +194,8 @@ class HFChatModel(ChatModel):
 
         from tooltune.models.grammar import call_left_open
 
-        stops = self._stop_ids()
         rows = [i for i, (tokens, constraint) in enumerate(zip(new_tokens, constraints))
-                if constraint is not None and processor.active(i) and not stops & set(tokens)
+                if constraint is not None and processor.active(i) and self._answer_length(tokens) == len(tokens)
                 and call_left_open(self.tokenizer.decode(tokens, skip_special_tokens=False), constraint)]
         if not rows:
             return
@@ -205,13 +213,7 @@ class HFChatModel(ChatModel):
         kwargs.pop("tokenizer", None)
         if all(constraints[i].format == "tool_call" for i in rows) and self._can_stop_early((TOOL_CALL_CLOSE,)):
             kwargs.update(stop_strings=[TOOL_CALL_CLOSE], tokenizer=self.tokenizer)  # finish the call, no more
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                more = self.model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
-        finally:
-            self.model.train(was_training)
+        more = self._generate(input_ids=input_ids, attention_mask=attention, **kwargs)
         for row, extra in zip(rows, more[:, width:].tolist()):
             new_tokens[row] = new_tokens[row] + extra
 
@@ -308,8 +310,7 @@ class HFChatModel(ChatModel):
     def _answer(
         self, token_ids: list[int], prompt_len: int, constraint: ToolConstraint | None, config: GenerationConfig
     ) -> AssistantMessage:
-        stops = self._stop_ids()
-        end = next((i for i, token in enumerate(token_ids) if token in stops), len(token_ids))
+        end = self._answer_length(token_ids)
         text = self.tokenizer.decode(token_ids[:end], skip_special_tokens=False)
         text = strip_special_tokens(text, self.tokenizer)
         for stop in config.stop or []:
