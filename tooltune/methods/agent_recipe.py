@@ -193,15 +193,15 @@ def run_agent_recipe(config: AgentRecipeConfig, out: str | Path, *, progress: bo
     suite = builtin_suite()
     split = recipe_split(suite.cases, config)
     (out / "split.json").write_text(json.dumps(split.to_dict(), indent=1) + "\n")
-    examples = list(sft_records(split.train, suite))
-    (out / "train.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples))
     log(f"split: {len(split.train)} training cases, {len(split.evaluation)} evaluation cases "
         f"({len(split.held_out_instructions)} held-out instructions x {len(split.held_out_users)} held-out users)")
 
     done = out / "train" / "done.json"
-    if done.is_file():
+    if done.is_file():  # a resumed recipe: the training data and the adapter are already there
         trained = json.loads(done.read_text())
     else:
+        examples = list(sft_records(split.train, suite))
+        (out / "train.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples))
         log(f"training {config.method} on {len(examples)} gold trajectories")
         model, adapter, facts = train_agent(config, examples, out)
         trained = {"model": model, "adapter": adapter, "facts": facts}
