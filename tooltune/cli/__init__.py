@@ -6,9 +6,12 @@ Each area owns one module here and registers its commands on the shared app; hea
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from tooltune.cli import bench, chat, sandbox, train
+from tooltune.errors import TooltuneError, one_line
 
 app = typer.Typer(
     name="tooltune",
@@ -23,5 +26,10 @@ app.add_typer(train.app, name="train")
 train.register_top_level(app)
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; tooltune's own errors end as one line on stderr with their exit code."""
+    try:
+        app(args=argv, prog_name="tooltune")
+    except TooltuneError as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        sys.exit(error.exit_code)
