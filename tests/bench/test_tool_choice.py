@@ -104,7 +104,7 @@ def test_a_local_model_under_a_forced_tool_makes_only_well_formed_calls(tmp_path
     model = HFChatModel(make_model("llama", len(tokenizer)), tokenizer, name="tiny")
     suite = FakeSuite(n_users=2, n_instructions=1)
     config = RunConfig(model="tiny", strategies=["fc"], max_turns=2, max_new_tokens=90, batch_size=2,
-                       tool_choice="get_music_list_in_favorites")
+                       tool_choice="get_music_list_in_favorites", answer_on_last_turn=False)
     runner = Runner(model, suite, config, RunStore(tmp_path), Harness(suite.open_world, fake_opening, fake_check),
                     progress=False)
     assert runner.run() == {"done": 2, "failed": 0, "skipped": 0}, runner.store.failures()

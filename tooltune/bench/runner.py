@@ -94,7 +94,8 @@ class Runner:
         self.harness = harness or sandbox_harness(suite)
         self.progress = progress
         self.strategies = {n: get_strategy(n, max_observation_chars=config.max_observation_chars,
-                                           tool_choice=config.tool_choice)
+                                           tool_choice=config.tool_choice,
+                                           answer_on_last_turn=config.answer_on_last_turn)
                            for n in config.strategies}
         self.cases = {c.id: c for c in select_cases(
             suite.cases, case_ids=config.cases, users=config.users, apps=config.apps, limit=config.limit,

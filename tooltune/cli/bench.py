@@ -49,6 +49,10 @@ def run(
              "turn, so FC episodes run to --max-turns), none (no calls), or NAME (force that tool whenever it is "
              "offered, else auto). Local models enforce it with a grammar (calls are always well-formed); "
              "HTTP servers get it as tool_choice (FC)."),
+    no_final_answer: bool = typer.Option(
+        False, "--no-final-answer",
+        help="Cut episodes off at --max-turns instead of asking for the final answer (tool_choice none) on "
+             "the last turn."),
     dtype: str = typer.Option("auto", "--dtype", help="Local models: " + DTYPE_HELP + "."),
     judge: list[str] | None = typer.Option(None, "--judge", help="LLM judge model spec (repeat to vote)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/bench-<time>)."),
@@ -69,7 +73,8 @@ def run(
             model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting),
             trials=trials, max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps),
             cases=_split(cases), temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
-            concurrency=concurrency, batch_size=batch_size, dtype=dtype, tool_choice=tool_choice)
+            concurrency=concurrency, batch_size=batch_size, dtype=dtype, tool_choice=tool_choice,
+            answer_on_last_turn=not no_final_answer)
     except RunConfigError as error:
         raise typer.BadParameter(str(error)) from None
     run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")

@@ -36,6 +36,10 @@ def agent(
     strategy: str = typer.Option("fc", "--strategy", help="Benchmark strategies, comma-separated (fc, react, plan)."),
     tool_choice: str = typer.Option("auto", "--tool-choice", help="auto | required | none | NAME at evaluation."),
     max_turns: int = typer.Option(8, "--max-turns", min=1),
+    no_final_answer: bool = typer.Option(
+        False, "--no-final-answer",
+        help="Cut episodes off at --max-turns instead of asking for the final answer (tool_choice none) on "
+             "the last turn."),
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1),
     eval_batch_size: int = typer.Option(16, "--eval-batch-size", min=1),
     seed: int = typer.Option(0, "--seed"),
@@ -59,7 +63,8 @@ def agent(
             full_learning_rate=full_lr, lora_r=lora_rank, lora_alpha=lora_alpha, batch_size=batch_size,
             grad_accum=grad_accum, max_length=max_length, dtype=dtype,
             strategies=[s.strip() for s in strategy.split(",") if s.strip()], tool_choice=tool_choice,
-            max_turns=max_turns, max_new_tokens=max_new_tokens, eval_batch_size=eval_batch_size, seed=seed)
+            answer_on_last_turn=not no_final_answer, max_turns=max_turns, max_new_tokens=max_new_tokens,
+            eval_batch_size=eval_batch_size, seed=seed)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise typer.BadParameter(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc

@@ -62,6 +62,7 @@ class AgentRecipeConfig(BaseModel):
                                            "at evaluation")
     strategies: list[str] = Field(default_factory=lambda: ["fc"])
     tool_choice: str = "auto"
+    answer_on_last_turn: bool = True
     max_turns: int = Field(8, ge=1)
     max_new_tokens: int = Field(160, ge=1)
     eval_batch_size: int = Field(16, ge=1)
@@ -155,7 +156,8 @@ def bench_config(config: AgentRecipeConfig, model: str, adapter: str | None, cas
 
     return RunConfig(model=model, adapter=adapter, strategies=list(config.strategies), cases=case_ids,
                      max_turns=config.max_turns, max_new_tokens=config.max_new_tokens, seed=config.seed,
-                     batch_size=config.eval_batch_size, tool_choice=config.tool_choice, dtype=config.dtype)
+                     batch_size=config.eval_batch_size, tool_choice=config.tool_choice, dtype=config.dtype,
+                     answer_on_last_turn=config.answer_on_last_turn)
 
 
 def run_bench_side(config: Any, run_dir: Path, progress: bool) -> dict[str, Any]:

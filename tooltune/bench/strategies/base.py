@@ -24,9 +24,13 @@ class Strategy(ABC):
 
     name: str = "strategy"
 
-    def __init__(self, max_observation_chars: int = 2000, tool_choice: str = "auto") -> None:
+    def __init__(self, max_observation_chars: int = 2000, tool_choice: str = "auto",
+                 answer_on_last_turn: bool = True) -> None:
+        """`answer_on_last_turn`: the turn the budget allows last is asked for a final answer (tool_choice
+        "none"), so an agent that is still calling tools ends with what it found instead of being cut off."""
         self.max_observation_chars = max_observation_chars
         self.tool_choice = tool_choice
+        self.answer_on_last_turn = answer_on_last_turn
 
     def choice_for(self, tools: list[ToolSchema]) -> str:
         """The run's tool_choice for a turn offering `tools`: a named tool that is not offered (yet), or
@@ -36,6 +40,13 @@ class Strategy(ABC):
         if self.tool_choice == "required":
             return "required" if tools else "auto"
         return self.tool_choice if self.tool_choice in tool_names(tools) else "auto"
+
+    def turn_choice(self, state: EpisodeState, tools: list[ToolSchema]) -> str:
+        """The tool_choice of the episode's next turn: "none" on the last turn the budget allows (when
+        `answer_on_last_turn`), the run's choice otherwise."""
+        if self.answer_on_last_turn and state.turn + 1 >= state.max_turns:
+            return "none"
+        return self.choice_for(tools)
 
     def begin(
         self, key: EpisodeKey, messages: list[Message], toolbox: Toolbox, max_turns: int = DEFAULT_MAX_TURNS

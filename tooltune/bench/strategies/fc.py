@@ -16,7 +16,7 @@ class FunctionCalling(Strategy):
 
     def request(self, state: EpisodeState) -> ChatRequest:
         tools = state.toolbox.schemas()
-        return ChatRequest(messages=list(state.trajectory), tools=tools, tool_choice=self.choice_for(tools))
+        return ChatRequest(messages=list(state.trajectory), tools=tools, tool_choice=self.turn_choice(state, tools))
 
     def _consume(self, state: EpisodeState, answer: AssistantMessage) -> None:
         content = answer.content

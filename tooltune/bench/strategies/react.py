@@ -84,7 +84,7 @@ class ReAct(Strategy):
         if not any(m["role"] == "system" for m in messages):
             messages.insert(0, {"role": "system", "content": instructions})
         schemas = state.toolbox.schemas()
-        constraint = ToolConstraint(schemas, self.choice_for(schemas), "react") if schemas else None
+        constraint = ToolConstraint(schemas, self.turn_choice(state, schemas), "react") if schemas else None
         return ChatRequest(messages=messages, tools=None, constraint=constraint)
 
     def generation(self, base: GenerationConfig) -> GenerationConfig:

@@ -1,0 +1,71 @@
+"""The last turn the budget allows asks for the final answer (tool_choice none), unless switched off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.bench.fakes import FakeWorld
+from tests.models.conftest import make_model, make_tokenizer
+from tooltune.bench.config import EPISODE_FIELDS, RunConfig
+from tooltune.bench.episode import EpisodeKey
+from tooltune.bench.runner import run_episode
+from tooltune.bench.strategies import get_strategy
+from tooltune.bench.toolbox import Toolbox
+from tooltune.models.hf_local import HFChatModel
+from tooltune.models.scripted import ScriptedModel
+from tooltune.models.types import AssistantMessage, GenerationConfig, ToolCall
+
+OPENING = [{"role": "system", "content": "You help Maya."}, {"role": "user", "content": "Play some music I like."}]
+GIVEN = ["play_music", "get_music_list_in_favorites"]
+
+
+def always_calls(messages, tools) -> AssistantMessage:
+    return AssistantMessage(tool_calls=[ToolCall(id="x", name="get_music_list_in_favorites", arguments={})])
+
+
+def run(name: str, max_turns: int, **options) -> tuple[ScriptedModel, object]:
+    strategy = get_strategy(name, **options)
+    state = strategy.begin(EpisodeKey("c1", name, "given", 0), OPENING, Toolbox(FakeWorld(), "given", GIVEN), max_turns)
+    model = ScriptedModel(always_calls)
+    run_episode(model, strategy, state)
+    return model, state
+
+
+def test_fc_asks_for_the_answer_on_the_last_turn_only() -> None:
+    model, state = run("fc", max_turns=3)
+    assert model.tool_choices == [None, None, "none"]  # auto is not passed; the last turn forbids calls
+    assert state.finish_reason == "max_turns"  # a model that ignores tool_choice is still cut off
+    model, state = run("fc", max_turns=3, answer_on_last_turn=False)
+    assert model.tool_choices == [None, None, None]
+    model, _ = run("fc", max_turns=1)
+    assert model.tool_choices == ["none"]
+
+
+def test_react_and_plan_last_turns_allow_only_a_final_answer() -> None:
+    strategy = get_strategy("react")
+    state = strategy.begin(EpisodeKey("c1", "react", "given", 0), OPENING, Toolbox(FakeWorld(), "given", GIVEN), 2)
+    assert strategy.request(state).constraint.allowed == GIVEN
+    state.turn = 1
+    assert strategy.request(state).constraint.allowed == []
+    model, _ = run("plan", max_turns=3, tool_choice="required")
+    assert model.tool_choices == [None, "required", "none"]  # plan turn, an act turn, the answer turn
+
+
+def test_run_config_carries_the_option_and_old_runs_default_to_it() -> None:
+    assert "answer_on_last_turn" in EPISODE_FIELDS and RunConfig(model="m").answer_on_last_turn
+    old = RunConfig(model="m").to_dict()
+    del old["answer_on_last_turn"]
+    assert RunConfig.from_dict(old).answer_on_last_turn is True
+    assert RunConfig(model="m").mismatch(RunConfig(model="m", answer_on_last_turn=False))
+
+
+def test_a_local_model_answers_in_text_on_its_last_turn(tmp_path: Path) -> None:
+    """Under the grammar, the last turn of a local model cannot open a call: the episode ends with an answer."""
+    tokenizer = make_tokenizer()
+    chat = HFChatModel(make_model("llama", len(tokenizer)), tokenizer, name="tiny")
+    strategy = get_strategy("fc", tool_choice="required")
+    state = strategy.begin(EpisodeKey("c1", "fc", "given", 0), OPENING, Toolbox(FakeWorld(), "given", GIVEN), 2)
+    run_episode(chat, strategy, state, GenerationConfig(max_new_tokens=12))
+    assert state.turn == 2
+    assert state.trajectory[-1]["role"] == "assistant" and not state.trajectory[-1].get("tool_calls")
+    assert state.finish_reason == "answer"
