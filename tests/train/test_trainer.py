@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -156,3 +159,51 @@ def test_same_code_runs_as_two_process_ddp_under_accelerate(tmp_path) -> None:
     assert ranks[0]["checksum"] == ranks[1]["checksum"]  # DDP keeps the replicas identical
     assert ranks[0]["global_step"] == 2  # 8 examples / (2 per device x 2 processes)
     assert (tmp_path / "run" / "00-ddp" / "stage_done.json").is_file()
+
+
+def _run_twice_with_damaged_marker(tmp_path, damage) -> tuple:
+    tok, straight = _model_with_molora()
+    train_stages(straight, tok, [Stage("one", EXAMPLES, epochs=1)], _config(tmp_path / "straight"))
+    tok, model = _model_with_molora()
+    config = _config(tmp_path / "damaged")
+    train_stages(model, tok, [Stage("one", EXAMPLES, epochs=1)], config)
+    damage(tmp_path / "damaged" / "00-one")
+    tok, again = _model_with_molora()
+    results = train_stages(again, tok, [Stage("one", EXAMPLES, epochs=1)], config)
+    return straight, again, results
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: (d / "stage_done.json").write_text('{"global_step": 3, "train_lo'),  # cut mid-write
+    lambda d: (d / "stage_done.json").write_text('{"train_loss": 1.0}\n'),  # no global_step
+    lambda d: (d / "stage_weights.safetensors").write_bytes(b"\x00\x01"),  # weights cut short
+])
+def test_a_damaged_stage_marker_means_not_done_and_the_stage_runs_again(tmp_path, damage) -> None:
+    straight, again, results = _run_twice_with_damaged_marker(tmp_path, damage)
+    assert not results[0].skipped and results[0].global_step == 3
+    marker = json.loads((tmp_path / "damaged" / "00-one" / "stage_done.json").read_text())
+    assert marker["global_step"] == 3
+    for (name, a), (_, b) in zip(straight.named_parameters(), again.named_parameters()):
+        assert torch.equal(a, b), name
+
+
+def test_a_crash_while_writing_the_marker_leaves_no_half_written_file(tmp_path, monkeypatch) -> None:
+    written = Path.write_text
+
+    def full_disk(self, text, *args, **kwargs):  # writes half, then fails, as a full disk or a kill would
+        if "stage_done" in self.name:
+            written(self, text[: len(text) // 2], *args, **kwargs)
+            raise OSError(28, "No space left on device")
+        return written(self, text, *args, **kwargs)
+
+    tok, model = _model_with_molora()
+    config = _config(tmp_path)
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(OSError):
+        train_stages(model, tok, [Stage("one", EXAMPLES, epochs=1)], config)
+    monkeypatch.undo()
+    stage = tmp_path / "00-one"
+    assert not (stage / "stage_done.json").exists()
+    assert [p.name for p in stage.iterdir() if p.name.endswith(".tmp")] == []
+    tok, model = _model_with_molora()
+    assert train_stages(model, tok, [Stage("one", EXAMPLES, epochs=1)], config)[0].global_step == 3

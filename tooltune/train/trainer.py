@@ -5,7 +5,6 @@ interruption. Launch the same script with `accelerate launch` for DDP/FSDP/DeepS
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from collections.abc import Callable, Sequence
@@ -21,7 +20,9 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from tooltune.adapters.model import auxiliary_losses
+from tooltune.train.atomic import read_json_object, write_atomic, write_json_atomic
 from tooltune.train.data import Example, Formatter, PaddingCollator, encode_examples, pad_token_id
+from tooltune.train.settings import RunDirError
 
 DONE_MARKER = "stage_done.json"
 STAGE_WEIGHTS = "stage_weights.safetensors"
@@ -164,16 +165,40 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().to("cpu").contiguous().clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def restore_state(model: nn.Module, path: Path) -> None:
-    """Copy saved parameter values back into the model (to replay a finished stage)."""
-    saved = load_file(str(path))
+def restore_state(model: nn.Module, path: Path, saved: dict[str, torch.Tensor] | None = None) -> None:
+    """Copy saved parameter values (read from `path` unless given) back into the model (to replay a stage)."""
+    saved = load_file(str(path)) if saved is None else saved
     params = dict(model.named_parameters())
     unknown = sorted(set(saved) - set(params))
     if unknown:
-        raise RuntimeError(f"{path} holds parameters the model does not have: {unknown[:5]}")
+        raise RunDirError(f"{path} holds parameters the model does not have: {unknown[:5]}; it belongs to another "
+                          "run (choose another output directory)")
     with torch.no_grad():
         for name, tensor in saved.items():
             params[name].copy_(tensor.to(device=params[name].device, dtype=params[name].dtype))
+
+
+def finished_stage(directory: Path) -> dict[str, Any] | None:
+    """The done marker of a finished stage, or None: a missing or half-written marker, or one without its
+    weights, means the stage is not done and runs again (from its last checkpoint when there is one)."""
+    info = read_json_object(directory / DONE_MARKER)
+    if info is None or not isinstance(info.get("global_step"), int) or not (directory / STAGE_WEIGHTS).is_file():
+        return None
+    loss = info.get("train_loss")
+    if loss is not None and not isinstance(loss, (int, float)):
+        return None
+    return info
+
+
+def replay_stage(model: nn.Module, directory: Path) -> bool:
+    """Load a finished stage's weights into `model`; False (model untouched) when the weights file is unreadable."""
+    path = directory / STAGE_WEIGHTS
+    try:
+        saved = load_file(str(path))
+    except Exception:  # noqa: BLE001 - safetensors raises its own error type for a damaged file
+        return False
+    restore_state(model, path, saved)
+    return True
 
 
 def train_stages(model: nn.Module, tokenizer: Any, stages: Sequence[Stage], config: TrainConfig) -> list[StageResult]:
@@ -192,9 +217,8 @@ def train_stages(model: nn.Module, tokenizer: Any, stages: Sequence[Stage], conf
         directory = root / f"{index:02d}-{stage.name}"
         count = apply_trainable(model, stage.trainable)
         done = directory / DONE_MARKER
-        if done.is_file():
-            restore_state(model, directory / STAGE_WEIGHTS)
-            info = json.loads(done.read_text())
+        info = finished_stage(directory)
+        if info is not None and replay_stage(model, directory):
             results.append(StageResult(stage.name, directory, info["global_step"], info.get("train_loss"),
                                        resumed=False, skipped=True, trainable_parameters=count))
             continue
@@ -207,9 +231,10 @@ def train_stages(model: nn.Module, tokenizer: Any, stages: Sequence[Stage], conf
         loss = output.training_loss if math.isfinite(output.training_loss) else None
         trainer.accelerator.wait_for_everyone()  # every rank has finished writing its checkpoint files
         if trainer.is_world_process_zero():
-            save_file(trainable_state(model), str(directory / STAGE_WEIGHTS))
-            done.write_text(json.dumps({"global_step": output.global_step, "train_loss": loss,
-                                        "trainable_parameters": count, "examples": len(dataset)}) + "\n")
+            state = trainable_state(model)
+            write_atomic(directory / STAGE_WEIGHTS, lambda temporary: save_file(state, str(temporary)))
+            write_json_atomic(done, {"global_step": output.global_step, "train_loss": loss,
+                                     "trainable_parameters": count, "examples": len(dataset)}, indent=None)
             if not config.keep_checkpoints:
                 for old in directory.glob("checkpoint-*"):
                     shutil.rmtree(old, ignore_errors=True)
