@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.train.tiny import CHATML, tiny_llama, tiny_tokenizer, tool_example
+from tooltune.errors import UsageError
 from tooltune.models.hf_local import HFChatModel, template_renders_tools
 from tooltune.train.data import (
     IGNORE_INDEX,
@@ -94,6 +95,37 @@ def test_load_sft_jsonl_validates_with_line_numbers(tmp_path) -> None:
     bad.write_text("{not json\n")
     with pytest.raises(SFTDataError, match="not valid JSON"):
         load_sft_jsonl(bad)
+
+
+def test_binary_garbage_is_a_usage_error_naming_the_file_and_line(tmp_path) -> None:
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(json.dumps(tool_example()).encode() + b"\n\x89PNG\r\n\x1a\n\xff\xfe\x00\x01")
+    with pytest.raises(SFTDataError, match=r"garbage.jsonl:2: not UTF-8") as caught:
+        load_sft_jsonl(garbage)
+    assert isinstance(caught.value, UsageError) and caught.value.exit_code == 2
+    with pytest.raises(SFTDataError, match="cannot be read"):
+        load_sft_jsonl(tmp_path)  # a directory
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"tools": [1]}, r"tools\[0\]"),
+    ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, r"tools\[0\]"),
+    ({"tools": {"name": "x"}}, "'tools' must be a list"),
+    ({"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]},
+     r"messages\[0\].content"),
+    ({"messages": [{"role": "assistant", "content": None, "tool_calls": 7}]}, r"messages\[0\].tool_calls must"),
+    ({"messages": [{"role": "assistant", "tool_calls": [{"id": [1], "function": {"name": "f"}}]}]},
+     r"tool_calls\[0\].id"),
+    ({"messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": [1]}}]}]},
+     r"tool_calls\[0\].function.arguments"),
+    ({"messages": [{"role": "assistant", "content": "x"}, {"role": "tool", "tool_call_id": ["c1"], "content": ""}]},
+     r"messages\[1\].tool_call_id"),
+])
+def test_wrong_types_are_refused_before_rendering(tmp_path, change: dict, field: str) -> None:
+    path = tmp_path / "wrong.jsonl"
+    path.write_text(json.dumps({**tool_example(), **change}) + "\n")
+    with pytest.raises(SFTDataError, match=f"wrong.jsonl:1: .*{field}"):
+        load_sft_jsonl(path)
 
 
 def test_cut_after_tool_calls_keeps_the_prefix_through_the_nth_call() -> None:

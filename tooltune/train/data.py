@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from tooltune.errors import UsageError
 from tooltune.models.hf_local import template_messages, template_renders_tools
 from tooltune.models.text_protocol import render_text_protocol
 
@@ -26,8 +27,41 @@ Example = dict[str, Any]
 Formatter = Callable[[list[dict], list[dict] | None], list[dict]]
 
 
-class SFTDataError(ValueError):
-    """An SFT example is malformed; the message names the line and field."""
+class SFTDataError(UsageError):
+    """An SFT file or example is malformed; the message names the file, line and field."""
+
+
+def _check_content(content: Any, where: str) -> None:
+    """OpenAI content: text, null, or a list of parts (objects, text parts with a string `text`)."""
+    if content is None or isinstance(content, str):
+        return
+    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text", ""), str) for p in content):
+        return
+    raise SFTDataError(f"{where}.content must be a string, null or a list of text parts, got {type(content).__name__}")
+
+
+def _check_tool_calls(calls: Any, where: str) -> None:
+    if calls is None:
+        return
+    if not isinstance(calls, list):
+        raise SFTDataError(f"{where}.tool_calls must be a list, got {type(calls).__name__}")
+    for j, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+            raise SFTDataError(f"{where}.tool_calls[{j}].function.name is missing")
+        if not isinstance(call.get("id", ""), str):
+            raise SFTDataError(f"{where}.tool_calls[{j}].id must be a string")
+        if not isinstance(function.get("arguments"), (str, dict, type(None))):
+            raise SFTDataError(f"{where}.tool_calls[{j}].function.arguments must be a JSON string or an object")
+
+
+def _check_tools(tools: Any, where: str) -> None:
+    if not isinstance(tools, list):
+        raise SFTDataError(f"{where}: field 'tools' must be a list")
+    for k, tool in enumerate(tools):
+        function = tool.get("function", tool) if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+            raise SFTDataError(f"{where}: tools[{k}] must be an object with function.name")
 
 
 def validate_example(example: Any, where: str = "example") -> Example:
@@ -37,16 +71,17 @@ def validate_example(example: Any, where: str = "example") -> Example:
     messages = example.get("messages")
     if not isinstance(messages, list) or not messages:
         raise SFTDataError(f"{where}: field 'messages' must be a non-empty list")
-    tools = example.get("tools") or []
-    if not isinstance(tools, list):
-        raise SFTDataError(f"{where}: field 'tools' must be a list")
+    tools = example.get("tools")
+    tools = [] if tools is None else tools
+    _check_tools(tools, where)
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise SFTDataError(f"{where}: messages[{i}].role must be one of {ROLES}")
-        for j, call in enumerate(message.get("tool_calls") or []):
-            function = call.get("function") if isinstance(call, dict) else None
-            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                raise SFTDataError(f"{where}: messages[{i}].tool_calls[{j}].function.name is missing")
+        _check_content(message.get("content"), f"{where}: messages[{i}]")
+        _check_tool_calls(message.get("tool_calls"), f"{where}: messages[{i}]")
+        for key in ("name", "tool_call_id"):
+            if not isinstance(message.get(key, ""), str):
+                raise SFTDataError(f"{where}: messages[{i}].{key} must be a string")
     if not any(m["role"] == "assistant" for m in messages):
         raise SFTDataError(f"{where}: field 'messages' has no assistant turn to learn from")
     return {**example, "messages": messages, "tools": tools}
@@ -54,16 +89,24 @@ def validate_example(example: Any, where: str = "example") -> Example:
 
 def load_sft_jsonl(path: str | Path) -> list[Example]:
     """Read a JSONL file of {"messages", "tools"} examples, validating each line."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SFTDataError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from exc
     examples: list[Example] = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SFTDataError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-            examples.append(validate_example(record, f"{path}:{number}"))
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SFTDataError(f"{path}:{number}: not UTF-8 text (byte {exc.start}); expected JSON lines") from exc
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise SFTDataError(f"{path}:{number}: not valid JSON ({reason})") from exc
+        examples.append(validate_example(record, f"{path}:{number}"))
     if not examples:
         raise SFTDataError(f"{path}: no examples")
     return examples
