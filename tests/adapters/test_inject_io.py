@@ -22,6 +22,8 @@ from tooltune.adapters import (
     load_adapter,
     save_adapter,
 )
+from tooltune.adapters.dual_rank import DualRankConfig
+from tooltune.adapters.olora import OLoRAConfig, add_olora_task
 
 
 def _randomise_adapters(model: nn.Module) -> None:
@@ -116,3 +118,46 @@ def test_load_rejects_mismatched_model(tmp_path) -> None:
     other.model.layers[0].self_attn.q_proj = nn.Linear(32, 48)
     with pytest.raises(AdapterLoadError, match="shape"):
         load_adapter(other, tmp_path)
+
+
+def _seeded_adapter(config, seed: int | None, noise: int) -> dict[str, torch.Tensor]:
+    model = tiny_llama()
+    torch.manual_seed(noise)
+    torch.rand(noise + 1)  # other code drew a different amount of random numbers before the injection
+    inject_adapters(model, config, seed=seed)
+    return {n: p.detach().clone() for n, p in adapter_parameters(model).items()}
+
+
+@pytest.mark.parametrize("config", [
+    LoRAConfig(target_modules=["q_proj", "down_proj"], r=2),
+    MoLoRAConfig(target_modules=["q_proj", "down_proj"], num_experts=2, r=2),
+    OLoRAConfig(target_modules=["v_proj"], r=2, num_tasks=2),
+    DualRankConfig(target_modules=["q_proj", "up_proj"], rank_low=2, rank_high=3),
+], ids=["lora", "molora", "olora", "dual_rank"])
+def test_the_seed_alone_decides_the_initial_adapter(config) -> None:
+    first, second = _seeded_adapter(config, 7, noise=1), _seeded_adapter(config, 7, noise=2)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[n], second[n]) for n in first)
+    other = _seeded_adapter(config, 8, noise=1)
+    assert any(not torch.equal(first[n], other[n]) for n in first if "lora_A" in n)
+
+
+def test_a_seeded_injection_leaves_the_global_rng_alone() -> None:
+    model = tiny_llama()
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    inject_adapters(model, LoRAConfig(target_modules=["q_proj"], r=2), seed=0)
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_a_new_olora_task_is_drawn_from_its_seed() -> None:
+    draws = []
+    for noise in (1, 2):
+        model = tiny_llama()
+        config = OLoRAConfig(target_modules=["v_proj"], r=2)
+        inject_adapters(model, config, seed=0)
+        torch.manual_seed(noise)
+        add_olora_task(model, config, seed=1)
+        draws.append(model.get_submodule("model.layers.0.self_attn.v_proj").lora_A[1].detach().clone())
+    assert torch.equal(draws[0], draws[1])

@@ -11,10 +11,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
+from tooltune.errors import UsageError
 
-class AdapterConfigError(ValueError):
+
+class AdapterConfigError(UsageError):
     """An adapter configuration is invalid; the message names the offending field."""
 
 
@@ -58,14 +61,15 @@ class AdapterConfig:
         """Whether the base module at `module_name` is trained in full (and saved with the adapter)."""
         return matches_any(module_name, self.full_tune_modules)
 
-    def make_layer(self, base: nn.Linear, module_name: str) -> nn.Module:
-        """Wrap one base linear; subclasses implement this."""
+    def make_layer(self, base: nn.Linear, module_name: str, generator: torch.Generator | None = None) -> nn.Module:
+        """Wrap one base linear, drawing random initial values from `generator`; subclasses implement this."""
         raise NotImplementedError(f"{type(self).__name__} does not implement make_layer")
 
-    def build_layers(self, model: nn.Module, names: list[str]) -> dict[str, nn.Module]:
-        """Build wrappers for all `names` at once (override to share components between layers)."""
+    def build_layers(self, model: nn.Module, names: list[str],
+                     generator: torch.Generator | None = None) -> dict[str, nn.Module]:
+        """Build wrappers for all `names` at once, in order (override to share components between layers)."""
         modules = dict(model.named_modules())
-        return {name: self.make_layer(modules[name], name) for name in names}
+        return {name: self.make_layer(modules[name], name, generator) for name in names}
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

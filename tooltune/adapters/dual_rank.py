@@ -69,7 +69,8 @@ class DualRankConfig(AdapterConfig):
         if not isinstance(self.per_token, bool):
             raise AdapterConfigError(f"per_token must be true or false, got {self.per_token!r}")
 
-    def build_layers(self, model: nn.Module, names: list[str]) -> dict[str, nn.Module]:
+    def build_layers(self, model: nn.Module, names: list[str],
+                     generator: torch.Generator | None = None) -> dict[str, nn.Module]:
         """Wrap the linears and attach one shared router (submodule `dual_rank_router`) with its input hook.
 
         Layer groups count only the targeted layers: `layers_per_group` consecutive adapted layers share
@@ -80,8 +81,8 @@ class DualRankConfig(AdapterConfig):
         used = sorted({layer_index(n) for n in names})
         group = {layer: rank // self.layers_per_group for rank, layer in enumerate(used)}
         modules = dict(model.named_modules())
-        layers = {n: DualRankLinear(modules[n], self.rank_low, self.rank_high, group=group[layer_index(n)])
-                  for n in names}
+        layers = {n: DualRankLinear(modules[n], self.rank_low, self.rank_high, group=group[layer_index(n)],
+                                    generator=generator) for n in names}
         embedding = model.get_input_embeddings()
         router = DecomposedAttention(
             query_dim=embedding.embedding_dim, num_groups=1 + max(group.values()),
@@ -103,7 +104,8 @@ class DualRankLinear(AdapterLayer):
     Both updates run as one rank-(r_low + r_high) product, so the cost is that of a single LoRA.
     """
 
-    def __init__(self, base: nn.Linear, rank_low: int = 4, rank_high: int = 16, group: int = 0) -> None:
+    def __init__(self, base: nn.Linear, rank_low: int = 4, rank_high: int = 16, group: int = 0,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(base)
         for p in base.parameters():
             p.requires_grad_(False)
@@ -113,8 +115,8 @@ class DualRankLinear(AdapterLayer):
         self.lora_B_low = nn.Parameter(torch.zeros(base.out_features, rank_low, **kw))
         self.lora_A_high = nn.Parameter(torch.empty(rank_high, base.in_features, **kw))
         self.lora_B_high = nn.Parameter(torch.zeros(base.out_features, rank_high, **kw))
-        init_down_projection(self.lora_A_low)
-        init_down_projection(self.lora_A_high)
+        init_down_projection(self.lora_A_low, generator)
+        init_down_projection(self.lora_A_high, generator)
         self.default_scales = (1.0, 1.0)
         self.scales: torch.Tensor | None = None
 

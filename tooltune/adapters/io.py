@@ -13,13 +13,14 @@ from torch import nn
 from tooltune.adapters.config import AdapterConfig, AdapterConfigError
 from tooltune.adapters.layer import AdapterLayer
 from tooltune.adapters.model import adapter_modules, adapter_parameters, get_adapter_config, inject_adapters
+from tooltune.errors import UsageError
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
 
 
-class AdapterLoadError(RuntimeError):
-    """Saved adapter files do not fit the model they are loaded into."""
+class AdapterLoadError(UsageError, RuntimeError):
+    """Saved adapter files are unreadable or do not fit the model they are loaded into."""
 
 
 def save_adapter(model: nn.Module, directory: str | Path, metadata: dict[str, Any] | None = None) -> Path:
@@ -45,7 +46,12 @@ def read_adapter_config(directory: str | Path) -> AdapterConfig:
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no {CONFIG_NAME} in {directory}")
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdapterLoadError(f"{path} is not readable JSON ({type(exc).__name__})") from exc
+    if not isinstance(data, dict):
+        raise AdapterLoadError(f"{path} does not hold a JSON object")
     data.pop("base_model_name_or_path", None)
     data.pop("metadata", None)
     return AdapterConfig.from_dict(data)

@@ -27,8 +27,8 @@ class LoRAConfig(AdapterConfig):
         super().validate()
         validate_low_rank(self)
 
-    def make_layer(self, base: nn.Linear, module_name: str) -> LoRALinear:
-        return LoRALinear(base, r=self.r, alpha=self.alpha, dropout=self.dropout)
+    def make_layer(self, base: nn.Linear, module_name: str, generator: torch.Generator | None = None) -> LoRALinear:
+        return LoRALinear(base, r=self.r, alpha=self.alpha, dropout=self.dropout, generator=generator)
 
 
 def validate_low_rank(config: Any) -> None:
@@ -38,24 +38,33 @@ def validate_low_rank(config: Any) -> None:
     require_fraction("dropout", config.dropout)
 
 
-def init_down_projection(weight: torch.Tensor) -> None:
-    """Kaiming-uniform init of an A matrix [r, in] (the nn.Linear default, as PEFT does)."""
+def init_down_projection(weight: torch.Tensor, generator: torch.Generator | None = None) -> None:
+    """Kaiming-uniform init of an A matrix [r, in] (the nn.Linear default, as PEFT does).
+
+    With a (CPU) `generator` the values are drawn on the CPU in float32 and copied over, so a seed gives the
+    same initial adapter on every device and in every process; without one they come from torch's global RNG.
+    """
     bound = 1.0 / math.sqrt(weight.shape[-1])
     with torch.no_grad():
-        weight.uniform_(-bound, bound)
+        if generator is None:
+            weight.uniform_(-bound, bound)
+        else:
+            drawn = torch.empty(weight.shape, dtype=torch.float32).uniform_(-bound, bound, generator=generator)
+            weight.copy_(drawn)
 
 
 class LoRALinear(AdapterLayer):
     """`base(x) + scaling * B(A(dropout(x)))` with A: [r, in], B: [out, r], scaling = alpha / r."""
 
-    def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0) -> None:
+    def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(base)
         self.r = r
         self.scaling = alpha / r
         factory = {"device": base.weight.device, "dtype": base.weight.dtype}
         self.lora_A = nn.Parameter(torch.empty(r, base.in_features, **factory))
         self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, **factory))
-        init_down_projection(self.lora_A)
+        init_down_projection(self.lora_A, generator)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def delta(self, x: torch.Tensor) -> torch.Tensor:

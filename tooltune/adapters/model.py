@@ -41,16 +41,18 @@ def plan_targets(model: nn.Module, config: AdapterConfig) -> tuple[list[str], li
     return wrapped, full
 
 
-def inject_adapters(model: nn.Module, config: AdapterConfig) -> list[str]:
+def inject_adapters(model: nn.Module, config: AdapterConfig, *, seed: int | None = None) -> list[str]:
     """Replace each targeted nn.Linear by its adapter wrapper; return the wrapped module names.
 
-    The config is remembered on the model (for `save_adapter`) and only adapter parameters and
-    `full_tune_modules` are left trainable.
+    Random initial values come from `seed` (the same adapter on every device and run, whatever else drew
+    random numbers before) or, when None, from torch's global RNG. The config is remembered on the model
+    (for `save_adapter`) and only adapter parameters and `full_tune_modules` are left trainable.
     """
     if get_adapter_config(model) is not None:
         raise AdapterConfigError("model already has adapters injected; load into a fresh model instead")
     wrapped, _ = plan_targets(model, config)
-    for name, layer in config.build_layers(model, wrapped).items():
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    for name, layer in config.build_layers(model, wrapped, generator).items():
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, layer)

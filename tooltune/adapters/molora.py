@@ -44,9 +44,9 @@ class MoLoRAConfig(AdapterConfig):
                 or self.balance_weight < 0:
             raise AdapterConfigError(f"balance_weight must be a number >= 0, got {self.balance_weight!r}")
 
-    def make_layer(self, base: nn.Linear, module_name: str) -> MoLoRALinear:
+    def make_layer(self, base: nn.Linear, module_name: str, generator: torch.Generator | None = None) -> MoLoRALinear:
         return MoLoRALinear(base, num_experts=self.num_experts, r=self.r, alpha=self.alpha, dropout=self.dropout,
-                            top_k=self.top_k, balance_weight=self.balance_weight)
+                            top_k=self.top_k, balance_weight=self.balance_weight, generator=generator)
 
 
 def switch_balance_loss(probs: torch.Tensor, routed: torch.Tensor | None = None) -> torch.Tensor:
@@ -65,7 +65,8 @@ class MoLoRALinear(AdapterLayer):
     """`base(x) + scaling * sum_e g_e(x) B_e A_e x`; A: [E, r, in], B: [E, out, r], router: in -> E."""
 
     def __init__(self, base: nn.Linear, num_experts: int = 4, r: int = 8, alpha: float = 2.0, dropout: float = 0.0,
-                 top_k: int | None = None, balance_weight: float = 0.01) -> None:
+                 top_k: int | None = None, balance_weight: float = 0.01,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__(base)
         self.num_experts = num_experts
         self.r = r
@@ -76,7 +77,9 @@ class MoLoRALinear(AdapterLayer):
         self.router = nn.Linear(base.in_features, num_experts, bias=False, **factory)
         self.lora_A = nn.Parameter(torch.empty(num_experts, r, base.in_features, **factory))
         self.lora_B = nn.Parameter(torch.zeros(num_experts, base.out_features, r, **factory))
-        init_down_projection(self.lora_A)
+        if generator is not None:  # the same bound as nn.Linear's default init, from the seeded generator
+            init_down_projection(self.router.weight, generator)
+        init_down_projection(self.lora_A, generator)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self._last_balance: torch.Tensor | None = None
 
