@@ -85,3 +85,52 @@ def test_comparison_gives_citi_the_same_adapter_epochs_and_prepares_rows() -> No
                             "general_perplexity": 12.345, "cloze_accuracy": 0.75, "trainable_parameters": 1234,
                             "train_seconds": 9.6, "positions": 4, "cloze_items": 8}])
     assert "| lora | 0.500 | 1.000 | 0.000 | 12.35 | 0.750 | 1,234 | 10 |" in table
+
+
+def test_the_seed_makes_lora_training_reproducible(tmp_path) -> None:
+    from tooltune.adapters import adapter_parameters
+    from tooltune.methods.citi_compare import CompareSettings, train_method
+
+    settings = CompareSettings(epochs=1, lora_r=2, batch_size=2, max_length=64, seed=3)
+    trained = []
+    for run, noise in enumerate((1, 2)):
+        tok = tiny_tokenizer()
+        model = tiny_llama(len(tok))
+        torch.rand(noise)  # other work drew random numbers before this run (e.g. an earlier method)
+        train_method("lora", model, tok, EXAMPLES, tmp_path / str(run), settings)
+        trained.append({n: p.detach().clone() for n, p in adapter_parameters(model).items()})
+    assert all(torch.equal(trained[0][n], trained[1][n]) for n in trained[0])
+
+
+def _compare(out, methods=("base",), **changes):
+    from tests.train.tiny import tool_example
+    from tooltune.methods.citi_compare import CompareSettings, compare_methods
+
+    tok = tiny_tokenizer()
+    settings = CompareSettings(**{"epochs": 1, "lora_r": 2, "batch_size": 2, "max_length": 128,
+                                  "eval_max_new_tokens": 2, "retention_windows": 1, "retention_window": 16,
+                                  "cloze_items": 1, **changes.pop("settings", {})})
+    held_out = [tool_example("rome")]
+    return compare_methods(list(methods), lambda: (tiny_llama(len(tok)), tok), EXAMPLES, held_out, out, settings,
+                           model="tiny", **changes)
+
+
+def test_a_rerun_with_other_settings_is_refused_and_keeps_the_cached_results(tmp_path) -> None:
+    from tooltune.train.settings import RunDirError
+
+    rows = _compare(tmp_path)
+    cached = {p: p.read_bytes() for p in [tmp_path / "settings.json", tmp_path / "base" / "result.json"]}
+    with pytest.raises(RunDirError, match=r"lora_r: 2 -> 4.*seed: 0 -> 1"):
+        _compare(tmp_path, settings={"lora_r": 4, "seed": 1})
+    assert {p: p.read_bytes() for p in cached} == cached
+    assert _compare(tmp_path) == rows  # the same settings resume: the cached row comes back
+    fresh = _compare(tmp_path, settings={"lora_r": 4}, overwrite=True)
+    assert fresh[0]["method"] == "base" and json.loads((tmp_path / "settings.json").read_text())["lora_r"] == 4
+
+
+def test_a_damaged_result_counts_as_missing(tmp_path) -> None:
+    rows = _compare(tmp_path)
+    (tmp_path / "base" / "result.json").write_text('{"method": "ba')
+    again = _compare(tmp_path)
+    assert [{k: r[k] for k in ("method", "exact_accuracy")} for r in again] == \
+        [{k: r[k] for k in ("method", "exact_accuracy")} for r in rows]

@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from tests.train.run_cli import run_cli
 from tests.train.tiny import tiny_llama, tiny_tokenizer, tool_example
 from tooltune.cli import app
 
@@ -39,10 +40,10 @@ def test_importance_command_writes_json_and_heatmaps(checkpoint, sft, tmp_path) 
     assert (out.parent / "scores.tool.svg").is_file() and (out.parent / "scores.general.svg").is_file()
 
 
-def test_train_citi_rejects_unknown_method(checkpoint, sft, tmp_path) -> None:
-    result = CliRunner().invoke(app, ["train", "citi", "--model", str(checkpoint), "--data", str(sft),
-                                      "--out", str(tmp_path / "o"), "--method", "lora,magic"])
-    assert result.exit_code != 0 and "magic" in result.output
+def test_train_citi_rejects_unknown_method(checkpoint, sft, tmp_path, capsys) -> None:
+    code, _, err = run_cli(["train", "citi", "--model", str(checkpoint), "--data", str(sft),
+                            "--out", str(tmp_path / "o"), "--method", "lora,magic"], capsys)
+    assert code == 2 and err.startswith("error: --method") and "magic" in err and not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
@@ -65,12 +66,45 @@ def test_train_citi_compares_methods_in_one_table(checkpoint, sft, tmp_path) -> 
     assert again.exit_code == 0 and json.loads((out / "results.json").read_text()) == rows
 
 
-def test_bad_data_is_reported_as_a_usage_error(checkpoint, tmp_path) -> None:
+def test_bad_data_is_reported_as_a_usage_error(checkpoint, tmp_path, capsys) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
-    result = CliRunner().invoke(app, ["train", "citi", "--model", str(checkpoint), "--data", str(bad),
-                                      "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "assistant" in result.output
+    code, _, err = run_cli(["train", "citi", "--model", str(checkpoint), "--data", str(bad),
+                            "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and err.count("\n") == 1 and "bad.jsonl:1" in err and "assistant" in err
     result = CliRunner().invoke(app, ["importance", "--model", str(checkpoint), "--data", str(bad),
                                       "--out", str(tmp_path / "i.json")])
     assert result.exit_code == 2 and "bad.jsonl:1" in result.output
+
+
+def test_train_citi_refuses_data_that_leaves_nothing_to_train_or_score(checkpoint, sft, tmp_path, capsys) -> None:
+    out = tmp_path / "o"
+    code, _, err = run_cli(["train", "citi", "--model", str(checkpoint), "--data", str(sft), "--eval-size", "2",
+                            "--calls-per-example", "2", "--out", str(out)], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "sft.jsonl: no training example is left after --calls-per-example 2" in err and not out.exists()
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
+                                             {"role": "assistant", "content": "hello"}]}) + "\n")
+    code, _, err = run_cli(["train", "citi", "--model", str(checkpoint), "--data", str(sft), "--eval-data", str(chat),
+                            "--out", str(out)], capsys)
+    assert code == 2 and "chat.jsonl: the held-out examples have no assistant turn with tool_calls" in err
+    code, _, err = run_cli(["train", "citi", "--model", str(checkpoint), "--data", str(sft), "--alpha", "0",
+                            "--out", str(out)], capsys)
+    assert code == 2 and err.startswith("error: --alpha: ") and not out.exists()
+
+
+def test_train_citi_rerun_with_other_options_is_refused_naming_them(checkpoint, sft, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["train", "citi", "--model", str(checkpoint), "--data", str(sft), "--eval-size", "2", "--out", str(out),
+            "--method", "base", "--max-new-tokens", "2", "--cloze-items", "1", "--retention-windows", "1"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    result = (out / "base" / "result.json").read_bytes()
+    settings = (out / "settings.json").read_bytes()
+    code, _, err = run_cli(args + ["--seed", "1", "--cloze-items", "2"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "cloze_items: 1 -> 2" in err and "seed: 0 -> 1" in err
+    assert (out / "base" / "result.json").read_bytes() == result and (out / "settings.json").read_bytes() == settings
+    code, _, err = run_cli(args + ["--seed", "1", "--overwrite"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "settings.json").read_text())["seed"] == 1

@@ -9,6 +9,14 @@ from typing import Optional
 import typer
 
 METHOD_HELP = "citi | lora | full | base, or several separated by commas (compared in one table), or 'all'"
+OPTIONS = {"epochs": "--epochs", "adapter_lr": "--lr", "full_lr": "--full-lr", "lora_r": "--lora-rank",
+           "lora_alpha": "--lora-alpha", "batch_size": "--batch-size", "grad_accum": "--grad-accum",
+           "max_length": "--max-length", "eval_max_new_tokens": "--max-new-tokens", "cloze_items": "--cloze-items",
+           "retention_windows": "--retention-windows", "num_experts": "--experts", "r": "--rank", "alpha": "--alpha",
+           "top_k": "--top-k", "top_fraction": "--top-fraction", "full_fraction": "--full-fraction",
+           "importance_batches": "--importance-batches", "importance_aggregate": "--importance-aggregate",
+           "stage_learning_rates": "--lr/--full-lr"}
+"""Command-line option of each settings field, for errors that name what the user typed."""
 
 
 def citi(
@@ -16,7 +24,10 @@ def citi(
     eval_data: Optional[Path] = typer.Option(None, "--eval-data", exists=True, dir_okay=False,
                                              help="Held-out SFT JSONL for tool-call accuracy (default: the last "
                                                   "--eval-size examples of --data, not trained on)."),
-    out: Path = typer.Option(Path("runs/citi"), "--out", help="Output directory; rerunning resumes."),
+    out: Path = typer.Option(Path("runs/citi"), "--out", help="Output directory; rerunning with the same options "
+                             "resumes, with other options is refused (see --overwrite)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Remove an earlier comparison's results in --out and "
+                                   "start afresh (instead of refusing other options)."),
     model: str = typer.Option("smollm2", "--model", "-m", help="smollm2 (embedded) | PATH to a HF checkpoint."),
     method: str = typer.Option("citi", "--method", help=METHOD_HELP),
     eval_size: int = typer.Option(16, "--eval-size", min=1, help="Held-out examples taken from --data when no "
@@ -56,45 +67,60 @@ def citi(
 
     Example: tooltune train citi --data sft.jsonl --eval-data heldout.jsonl --method all --out runs/citi
     """
+    from pydantic import ValidationError
+
     from tooltune.methods.citi import CITISettings
     from tooltune.methods.citi_compare import (
         METHODS,
         CompareSettings,
+        check_comparison_dir,
         compare_methods,
         load_model_spec,
         prepare_examples,
     )
     from tooltune.train.data import SFTDataError, load_sft_jsonl
+    from tooltune.train.eval import tool_call_positions
+    from tooltune.train.settings import SettingsError, settings_error
 
     methods = list(METHODS) if method.strip() == "all" else [m.strip() for m in method.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
-        raise typer.BadParameter(f"unknown method(s) {bad}; use {METHOD_HELP}", param_hint="--method")
+        raise SettingsError(f"--method: unknown method(s) {bad or method!r}; use {METHOD_HELP}")
     if importance_aggregate not in ("sum", "mean"):
-        raise typer.BadParameter("use sum or mean", param_hint="--importance-aggregate")
+        raise SettingsError(f"--importance-aggregate: use sum or mean, got {importance_aggregate!r}")
     try:
-        examples = load_sft_jsonl(data)
-        evaluation = load_sft_jsonl(eval_data) if eval_data is not None else None
-    except SFTDataError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--data/--eval-data") from exc
+        citi_settings = CITISettings(num_experts=experts, r=rank, alpha=alpha, top_k=top_k, top_fraction=top_fraction,
+                                     full_fraction=full_fraction, importance_batches=importance_batches,
+                                     importance_aggregate=importance_aggregate,
+                                     stage_learning_rates=(lr, lr, full_lr))
+        settings = CompareSettings(epochs=epochs, adapter_lr=lr, full_lr=full_lr, lora_r=lora_rank,
+                                   lora_alpha=lora_alpha, batch_size=batch_size, grad_accum=grad_accum,
+                                   max_length=max_length, seed=seed, eval_max_new_tokens=max_new_tokens,
+                                   cloze_items=cloze_items, retention_windows=retention_windows, citi=citi_settings)
+    except ValidationError as exc:
+        raise settings_error(exc, OPTIONS) from exc
+    examples = load_sft_jsonl(data)
+    evaluation = load_sft_jsonl(eval_data) if eval_data is not None else None
     if evaluation is not None:
         train, held_out = examples, evaluation
     else:
         if eval_size >= len(examples):
-            raise typer.BadParameter(f"{data} has only {len(examples)} examples", param_hint="--eval-size")
+            raise SettingsError(f"--eval-size: {data} has only {len(examples)} examples, so holding out {eval_size} "
+                                "leaves none to train on (lower --eval-size or give --eval-data)")
         train, held_out = examples[:-eval_size], examples[-eval_size:]
     train = prepare_examples(train, calls_per_example, max_train, seed)
     held_out = prepare_examples(held_out, calls_per_example, max_eval, seed + 1)
-    citi_settings = CITISettings(num_experts=experts, r=rank, alpha=alpha, top_k=top_k, top_fraction=top_fraction,
-                                 full_fraction=full_fraction, importance_batches=importance_batches,
-                                 importance_aggregate=importance_aggregate,
-                                 stage_learning_rates=(lr, lr, full_lr))
-    settings = CompareSettings(epochs=epochs, adapter_lr=lr, full_lr=full_lr, lora_r=lora_rank, lora_alpha=lora_alpha,
-                               batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, seed=seed,
-                               eval_max_new_tokens=max_new_tokens, cloze_items=cloze_items,
-                               retention_windows=retention_windows, citi=citi_settings)
+    cut = f" after --calls-per-example {calls_per_example}" if calls_per_example else ""
+    if not train:
+        raise SFTDataError(f"{data}: no training example is left{cut} (examples without enough tool calls are "
+                           "dropped)")
+    if not tool_call_positions(held_out):
+        raise SFTDataError(f"{eval_data or data}: the held-out examples{cut} have no assistant turn with tool_calls "
+                           "to score")
+    check_comparison_dir(out, settings, train, held_out, model, overwrite)
     typer.echo(f"training on {len(train)} examples, scoring {len(held_out)} held-out examples: {', '.join(methods)}")
-    rows = compare_methods(methods, load_model_spec(model), train, held_out, out, settings)
+    rows = compare_methods(methods, load_model_spec(model), train, held_out, out, settings, model=model,
+                           overwrite=overwrite)
     typer.echo((out / "table.md").read_text())
     typer.echo(json.dumps([{k: r[k] for k in ("method", "exact_accuracy", "general_perplexity")} for r in rows]))
 

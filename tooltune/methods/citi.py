@@ -7,14 +7,13 @@ shared trainer: MoLoRA (routers + experts), MoLoRA continued, then the fully tun
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from tooltune.adapters import MoLoRAConfig, adapter_parameters, full_tune_module_names, inject_adapters, save_adapter
@@ -27,6 +26,7 @@ from tooltune.methods.importance import (
 )
 from tooltune.methods.retention import general_text
 from tooltune.train import Stage, StageResult, TrainConfig, train_stages
+from tooltune.train.atomic import write_json_atomic
 from tooltune.train.data import Example
 
 
@@ -49,6 +49,12 @@ class CITISettings(BaseModel):
     importance_batches: int = Field(8, ge=1)
     importance_max_length: int = Field(512, ge=16)
     importance_aggregate: Literal["sum", "mean"] = "sum"
+
+    @model_validator(mode="after")
+    def _top_k_fits(self) -> CITISettings:
+        if self.top_k is not None and self.top_k > self.num_experts:
+            raise ValueError(f"top_k ({self.top_k}) must be <= num_experts ({self.num_experts})")
+        return self
 
 
 @dataclass
@@ -121,6 +127,16 @@ class CITIResult:
     adapter_dir: Path
 
 
+def saved_importance(path: Path) -> tuple[ImportanceScores, ImportanceScores] | None:
+    """The (tool, general) scores a started run saved; None when there are none or the file is damaged (they
+    are then computed again, deterministically)."""
+    try:
+        loaded = load_importance(path)
+        return loaded["tool"], loaded["general"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def train_citi(model: nn.Module, tokenizer: Any, examples: Sequence[Example], config: TrainConfig,
                settings: CITISettings | None = None, importance: tuple[ImportanceScores, ImportanceScores] | None = None
                ) -> CITIResult:
@@ -128,14 +144,13 @@ def train_citi(model: nn.Module, tokenizer: Any, examples: Sequence[Example], co
     settings = settings or CITISettings()
     out = Path(config.output_dir)
     saved = out / "importance.json"
-    if importance is None and saved.is_file():  # a resumed run keeps the plan it started with
-        loaded = load_importance(saved)
-        importance = (loaded["tool"], loaded["general"])
+    if importance is None:  # a resumed run keeps the plan it started with
+        importance = saved_importance(saved)
     tool, general = importance or citi_importance(model, tokenizer, examples, settings)
     save_importance([tool, general], saved)
     plan = plan_citi(tool, general, settings.top_fraction, settings.full_fraction, settings.full_kind)
-    (out / "plan.json").write_text(json.dumps(plan.to_dict(), indent=1) + "\n")
-    inject_adapters(model, plan.adapter_config(settings))
+    write_json_atomic(out / "plan.json", plan.to_dict())
+    inject_adapters(model, plan.adapter_config(settings), seed=config.seed)
     results = train_stages(model, tokenizer, citi_stages(model, examples, settings), config)
     adapter_dir = save_adapter(model, out / "adapter", metadata={"method": "citi", **settings.model_dump()})
     return CITIResult(plan, results, adapter_dir)

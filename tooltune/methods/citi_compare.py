@@ -1,8 +1,9 @@
 """One command, one table: base model, plain LoRA, full fine-tuning and CITI trained on the same tool data
 and scored the same way (tool-call accuracy on held-out conversations + retention of general ability).
 
-Each method starts from a freshly loaded model and writes `OUT/<method>/result.json`; a rerun skips methods
-that already have a result and resumes an interrupted one from its checkpoints.
+Each method starts from a freshly loaded model and writes `OUT/<method>/result.json`; a rerun with the same
+settings, model and data (`OUT/settings.json`) skips methods that already have a result and resumes an
+interrupted one from its checkpoints; a rerun with other ones is refused unless asked to start afresh.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from tooltune.adapters import LoRAConfig, inject_adapters, save_adapter
 from tooltune.methods.citi import CITISettings, train_citi
 from tooltune.methods.retention import retention_check
 from tooltune.train import Stage, TrainConfig, train_stages
+from tooltune.train.atomic import read_json_object, write_json_atomic, write_text_atomic
 from tooltune.train.data import Example, cut_after_tool_calls
 from tooltune.train.eval import tool_call_accuracy
+from tooltune.train.settings import SettingsError, begin_run, check_run_dir, examples_digest
 
 METHODS = ("base", "lora", "full", "citi")
 ALL_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 ModelLoader = Callable[[], tuple[nn.Module, Any]]
+OWNED = ("results.json", "table.md", *METHODS)
+"""What a comparison writes in its directory besides settings.json (all that --overwrite removes)."""
 
 
 class CompareSettings(BaseModel):
@@ -61,7 +66,7 @@ def load_model_spec(spec: str) -> ModelLoader:
 
         chat = load_model(spec, dtype="float32")  # training keeps fp32 master weights
         if not hasattr(chat, "tokenizer"):
-            raise ValueError(f"--model: {spec!r} is not a local model; training needs weights")
+            raise SettingsError(f"--model: {spec!r} is not a local model; training needs weights")
         return chat.model, chat.tokenizer
 
     return load
@@ -102,7 +107,7 @@ def train_method(method: str, model: nn.Module, tokenizer: Any, train: Sequence[
         return {"trainable_parameters": 0}
     if method == "lora":
         config = LoRAConfig(target_modules=ALL_LINEARS, r=settings.lora_r, alpha=settings.lora_alpha)
-        inject_adapters(model, config)
+        inject_adapters(model, config, seed=settings.seed)
         results = train_stages(model, tokenizer, [Stage("lora", train)], train_config(settings, out, settings.adapter_lr))
         save_adapter(model, out / "adapter", metadata={"method": "lora"})
         return {"trainable_parameters": results[0].trainable_parameters, "train_loss": results[-1].train_loss}
@@ -121,11 +126,13 @@ def train_method(method: str, model: nn.Module, tokenizer: Any, train: Sequence[
 
 def run_method(method: str, load: ModelLoader, train: Sequence[Example], evaluate: Sequence[Example], out_dir: Path,
                settings: CompareSettings) -> dict[str, Any]:
-    """Train (unless base) and score one method; cached in `out_dir/method/result.json`."""
+    """Train (unless base) and score one method; cached in `out_dir/method/result.json` (a damaged one counts
+    as missing: the method resumes from its finished stages and is scored again)."""
     out = out_dir / method
     done = out / "result.json"
-    if done.is_file():
-        return json.loads(done.read_text())
+    cached = read_json_object(done)
+    if cached is not None and cached.get("method") == method:
+        return cached
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load()
     started = time.perf_counter()
@@ -138,25 +145,42 @@ def run_method(method: str, load: ModelLoader, train: Sequence[Example], evaluat
                                 seed=settings.seed)
     row = {"method": method, **tools.summary(), **retention.summary(), **facts,
            "train_seconds": round(trained - started, 1), "eval_seconds": round(time.perf_counter() - trained, 1)}
-    (out / "tool_calls.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in tools.details))
-    done.write_text(json.dumps(row, indent=1) + "\n")
+    write_text_atomic(out / "tool_calls.jsonl", "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in tools.details))
+    write_json_atomic(done, row)
     return row
 
 
+def comparison_key(settings: CompareSettings, train: Sequence[Example], evaluate: Sequence[Example],
+                   model: str | None = None) -> dict[str, Any]:
+    """What the cached results of a comparison depend on: the model, the data and every setting."""
+    return {"model": model, "train_examples": examples_digest(train), "eval_examples": examples_digest(evaluate),
+            **settings.model_dump()}
+
+
+def check_comparison_dir(out_dir: str | Path, settings: CompareSettings, train: Sequence[Example],
+                         evaluate: Sequence[Example], model: str | None = None, overwrite: bool = False) -> bool:
+    """Refuse (RunDirError naming the fields) a directory holding another comparison's results; True when
+    resuming one of the same settings. Writes nothing."""
+    return check_run_dir(out_dir, comparison_key(settings, train, evaluate, model), owned=OWNED, overwrite=overwrite)
+
+
 def compare_methods(methods: Sequence[str], load: ModelLoader, train: Sequence[Example],
-                    evaluate: Sequence[Example], out_dir: str | Path, settings: CompareSettings | None = None
-                    ) -> list[dict[str, Any]]:
-    """Run the methods in order; write `results.json` and `table.md` in `out_dir`."""
+                    evaluate: Sequence[Example], out_dir: str | Path, settings: CompareSettings | None = None,
+                    *, model: str | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
+    """Run the methods in order; write `results.json` and `table.md` in `out_dir`.
+
+    `model` names the model `load` loads (part of what the cached results depend on); `overwrite` removes an
+    earlier comparison's results in `out_dir` instead of refusing them when its settings differ.
+    """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"methods: unknown {unknown}; choose from {METHODS}")
     settings = settings or CompareSettings()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "settings.json").write_text(settings.model_dump_json(indent=1) + "\n")
+    begin_run(out, comparison_key(settings, train, evaluate, model), owned=OWNED, overwrite=overwrite)
     rows = [run_method(m, load, train, evaluate, out, settings) for m in methods]
-    (out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
-    (out / "table.md").write_text(results_table(rows))
+    write_json_atomic(out / "results.json", rows)
+    write_text_atomic(out / "table.md", results_table(rows))
     return rows
 
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from tooltune.train.atomic import write_json_atomic
 from tooltune.train.data import Example, Formatter, PaddingCollator, encode_examples, pad_token_id
 
 MODULE_ORDER = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -125,10 +126,7 @@ def compute_importance(model: nn.Module, tokenizer: Any, examples: Sequence[Exam
 
 def save_importance(scores: Sequence[ImportanceScores], path: str | Path) -> Path:
     """Write one JSON file holding the scores of several abilities."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"abilities": [s.to_dict() for s in scores]}, indent=1) + "\n")
-    return out
+    return write_json_atomic(path, {"abilities": [s.to_dict() for s in scores]})
 
 
 def load_importance(path: str | Path) -> dict[str, ImportanceScores]:
