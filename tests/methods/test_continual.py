@@ -148,3 +148,54 @@ def test_task_files_with_held_out_files_and_first_call_cut(tmp_path) -> None:
     assert all(e["messages"][-1].get("tool_calls") for e in loaded.train + loaded.test)
     with pytest.raises(ValueError, match="test_paths"):
         load_task_files([train_file], 1, test_paths=[])
+
+
+def _seqlora(tmp_path, tokenizer, **changes) -> ContinualConfig:
+    return ContinualConfig(**{"method": "seqlora", "output_dir": str(tmp_path), "epochs": 1, "learning_rate": 5e-3,
+                              "batch_size": 4, "max_length": 256, "target_modules": ["q_proj", "v_proj"],
+                              "lora_rank": 2, **changes})
+
+
+def _files(root) -> dict:
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_rerun_with_other_settings_is_refused_and_loses_nothing(tmp_path) -> None:
+    from tooltune.train.settings import RunDirError
+
+    tokenizer = tiny_tokenizer(extra_words=["please"])
+    tasks = [task("get_weather"), task("set_volume")]
+    load = lambda: tiny_llama(vocab_size=len(tokenizer))  # noqa: E731
+    first = run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
+                         scorer_settings={"max_length": 256})
+    before = _files(tmp_path)
+    with pytest.raises(RunDirError, match=r"training.learning_rate: 0.005 -> 0.001"):
+        run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer, learning_rate=1e-3), score,
+                     scorer_name="greedy", scorer_settings={"max_length": 256})
+    with pytest.raises(RunDirError, match=r"training.tasks.*->"):  # the same settings, other data
+        run_sequence(load, tokenizer, [tasks[0], task("play_music")], _seqlora(tmp_path, tokenizer), score,
+                     scorer_name="greedy", scorer_settings={"max_length": 256})
+    with pytest.raises(RunDirError, match=r"scorers.greedy.max_length: 256 -> 128"):
+        run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
+                     scorer_settings={"max_length": 128})
+    assert _files(tmp_path) == before
+    again = run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
+                         scorer_settings={"max_length": 256})
+    assert again.matrix == first.matrix
+    fresh = run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer, learning_rate=1e-3), score,
+                         scorer_name="greedy", scorer_settings={"max_length": 256}, overwrite=True)
+    assert len(fresh.matrix) == 2 and all(s["global_step"] > 0 for s in fresh.stages)
+
+
+def test_a_half_written_score_row_is_scored_again_and_the_file_stays_valid(tmp_path) -> None:
+    tokenizer = tiny_tokenizer(extra_words=["please"])
+    tasks = [task("get_weather"), task("set_volume")]
+    load = lambda: tiny_llama(vocab_size=len(tokenizer))  # noqa: E731
+    config = _seqlora(tmp_path, tokenizer)
+    first = run_sequence(load, tokenizer, tasks, config, score)
+    rows = tmp_path / "seqlora" / "scores-score.jsonl"
+    lines = rows.read_text().splitlines()
+    rows.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # a crash while the last row was written
+    again = run_sequence(load, tokenizer, tasks, config, score)
+    assert again.matrix == first.matrix
+    assert [json.loads(line)["stage"] for line in rows.read_text().splitlines()] == ["get_weather", "set_volume"]

@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from tests.methods.test_continual import task
+from tests.train.run_cli import run_cli
 from tests.train.tiny import tiny_llama, tiny_tokenizer
 from tooltune.cli import app
 
@@ -35,8 +36,31 @@ def test_cli_compares_methods_and_prints_metrics(tmp_path) -> None:
     assert len(saved["results"][0]["matrix"]) == 2 and saved["results"][0]["metrics"]["bwt"] is not None
 
 
-def test_cli_rejects_unknown_method_and_missing_file(tmp_path) -> None:
-    result = CliRunner().invoke(app, ["train", "continual", "--tasks", "a.jsonl", "--method", "ewc"])
-    assert result.exit_code != 0 and "ewc" in result.output
-    result = CliRunner().invoke(app, ["train", "continual", "--tasks", str(tmp_path / "nope.jsonl")])
-    assert result.exit_code != 0 and "nope.jsonl" in result.output
+def test_cli_rejects_unknown_method_and_missing_file(tmp_path, capsys) -> None:
+    code, _, err = run_cli(["train", "continual", "--tasks", "a.jsonl", "--method", "ewc"], capsys)
+    assert code == 2 and err.startswith("error: --method") and "ewc" in err
+    code, _, err = run_cli(["train", "continual", "--tasks", str(tmp_path / "nope.jsonl")], capsys)
+    assert code == 2 and err.startswith("error: --tasks") and "nope.jsonl" in err
+
+
+def test_cli_reports_bad_task_files_and_options_in_one_line(tmp_path, capsys) -> None:
+    good = tmp_path / "weather.jsonl"
+    t = task("get_weather")
+    good.write_text("".join(json.dumps(ex) + "\n" for ex in t.train + t.test))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(t.train[0]) + "\n" + '{"messages": [{"role": "user", "content": "hi"}]}\n')
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_bytes(b"\xff\xd8\xff\xe0 not text")
+    out = tmp_path / "run"
+    cases = [
+        ([str(good), str(broken)], ["--test-size", "2"], "broken.jsonl:2: field 'messages' has no assistant turn"),
+        ([str(garbage)], [], "garbage.jsonl:1: not UTF-8"),
+        ([str(good)], [], "test_size: "),
+        ([str(good)], ["--lr", "0"], "--lr: "),
+        ([str(good)], ["--restoration-rate", "0.5", "--rank-low", "0"], "Invalid value for '--rank-low'"),
+    ]
+    for files, options, message in cases:
+        code, _, err = run_cli(["train", "continual", "--tasks", ",".join(files), "--output-dir", str(out),
+                                *options], capsys)
+        assert code == 2 and message in err and "Traceback" not in err, (files, options, err)
+        assert err.startswith("error: ") == (not message.startswith("Invalid")) and not out.exists()

@@ -11,6 +11,14 @@ import typer
 METHOD_HELP = "data | seqlora | olora | multitask, or several separated by commas (compared in one table)"
 
 
+OPTIONS = {"epochs": "--epochs", "learning_rate": "--lr", "batch_size": "--batch-size", "max_length": "--max-length",
+           "target_modules": "--target-modules", "top_layers": "--top-layers", "lora_rank": "--lora-rank",
+           "olora_rank": "--olora-rank", "rank_low": "--rank-low", "rank_high": "--rank-high",
+           "rows_per_task": "--rows-per-task", "orthogonality_weight": "--orthogonality-weight",
+           "restoration_rate": "--restoration-rate", "restoration_period": "--restoration-period"}
+"""Command-line option of each ContinualConfig field, for errors that name what the user typed."""
+
+
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
@@ -21,7 +29,10 @@ def continual(
     model: str = typer.Option("smollm2", "--model", "-m", help="smollm2 (embedded) | PATH to a HF checkpoint."),
     method: str = typer.Option("data", "--method", help=METHOD_HELP),
     output_dir: Path = typer.Option(Path("runs/continual"), "--output-dir", help="Stages, scores and adapters go here; "
-                                    "rerunning with the same directory resumes (with another --scorer: only rescores)."),
+                                    "rerunning with the same directory and options resumes (with another --scorer: "
+                                    "only rescores); other options are refused (see --overwrite)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Remove the methods' earlier stages and scores in "
+                                   "--output-dir and start afresh (instead of refusing other options)."),
     cl_benchmark: Optional[Path] = typer.Option(None, "--cl-benchmark", help="Root of an O-LoRA CL_Benchmark folder."),
     test_tasks: Optional[str] = typer.Option(None, "--test-tasks", help="Comma-separated held-out JSONL files, one "
                                              "per task in the same order (default: hold out --test-size of each task file)."),
@@ -59,18 +70,39 @@ def continual(
     Inference needs no task id for any method. Example:
     tooltune train continual --tasks calendar.jsonl,email.jsonl,music.jsonl,shopping.jsonl --method data,seqlora,multitask
     """
+    from pydantic import ValidationError
     from tqdm.auto import tqdm
 
     from tooltune.methods import continual as cl
     from tooltune.methods.cl_benchmark import load_cl_task
     from tooltune.models.base import ModelError
     from tooltune.models.registry import load_model
+    from tooltune.train.settings import SettingsError, settings_error
 
     methods = _split(method)
     bad = [m for m in methods if m not in cl.METHODS]
     if not methods or bad:
-        raise typer.BadParameter(f"unknown method(s) {bad or method!r}; expected {METHOD_HELP}", param_hint="--method")
+        raise SettingsError(f"--method: unknown method(s) {bad or method!r}; expected {METHOD_HELP}")
+    if scorer not in ("auto", "tool-call", "greedy", "token"):
+        raise SettingsError(f"--scorer: expected tool-call, greedy, token or auto, got {scorer!r}")
+    if not _split(target_modules):
+        raise SettingsError("--target-modules: name at least one module (e.g. q_proj,v_proj)")
+    if json_out is not None and json_out.is_dir():
+        raise SettingsError(f"--json: {json_out} is a directory; give a file name")
+    try:
+        configs = [cl.ContinualConfig(
+            method=name, output_dir=str(output_dir), epochs=epochs, learning_rate=learning_rate,
+            batch_size=batch_size, max_length=max_length, seed=seed, target_modules=_split(target_modules),
+            top_layers=top_layers,
+            lora_rank=lora_rank, olora_rank=olora_rank, rank_low=rank_low, rank_high=rank_high,
+            rows_per_task=rows_per_task, per_token=per_token, orthogonality_weight=orthogonality_weight,
+            restoration_rate=restoration_rate, restoration_period=restoration_period, single_task=single_task,
+        ) for name in methods]
+    except ValidationError as exc:
+        raise settings_error(exc, OPTIONS) from exc
     names = _split(tasks)
+    if not names:
+        raise SettingsError("--tasks: name at least one task")
     if cl_benchmark is not None:
         task_list = [cl.ContinualTask(n, load_cl_task(cl_benchmark, n, "train", max_train),
                                       load_cl_task(cl_benchmark, n, "test", test_size)) for n in names]
@@ -78,15 +110,16 @@ def continual(
         test_names = _split(test_tasks) if test_tasks else None
         missing = [n for n in names + (test_names or []) if not Path(n).is_file()]
         if missing:
-            raise typer.BadParameter(f"no such task file(s): {missing}", param_hint="--tasks")
+            raise SettingsError(f"--tasks/--test-tasks: no such task file(s): {missing}")
         task_list = cl.load_task_files(names, test_size, seed, max_train, test_names, first_call_only)
     if scorer == "auto":
         has_calls = all(any(m.get("tool_calls") for ex in t.test for m in ex["messages"]) for t in task_list)
         scorer = "tool-call" if has_calls else "greedy"
-    if scorer not in ("tool-call", "greedy", "token"):
-        raise typer.BadParameter(f"expected tool-call, greedy, token or auto, got {scorer!r}", param_hint="--scorer")
     score = (cl.tool_call_scorer(max_new_tokens=max_new_tokens) if scorer == "tool-call"
              else cl.teacher_forced_scorer(scorer, max_length))
+    scorer_settings = {"max_new_tokens": max_new_tokens} if scorer == "tool-call" else {"max_length": max_length}
+    for config in configs:  # every directory is checked before any method trains
+        cl.check_continual_dirs(config, task_list, scorer, scorer_settings, overwrite)
     try:
         tokenizer = load_model(model, dtype="float32").tokenizer
     except ModelError as exc:
@@ -104,17 +137,8 @@ def continual(
         if message.split("] ", 1)[-1].startswith("after "):
             bar.update(1)
 
-    results = []
-    for name in methods:
-        config = cl.ContinualConfig(
-            method=name, output_dir=str(output_dir), epochs=epochs, learning_rate=learning_rate,
-            batch_size=batch_size, max_length=max_length, seed=seed, target_modules=_split(target_modules),
-            top_layers=top_layers,
-            lora_rank=lora_rank, olora_rank=olora_rank, rank_low=rank_low, rank_high=rank_high,
-            rows_per_task=rows_per_task, per_token=per_token, orthogonality_weight=orthogonality_weight,
-            restoration_rate=restoration_rate, restoration_period=restoration_period, single_task=single_task,
-        )
-        results.append(cl.run_sequence(fresh_model, tokenizer, task_list, config, score, progress, scorer_name=scorer))
+    results = [cl.run_sequence(fresh_model, tokenizer, task_list, config, score, progress, scorer_name=scorer,
+                               scorer_settings=scorer_settings, overwrite=overwrite) for config in configs]
     bar.close()
     typer.echo(f"scorer: {scorer}; tasks: {', '.join(t.name for t in task_list)} "
                f"(train {[len(t.train) for t in task_list]}, test {[len(t.test) for t in task_list]})")

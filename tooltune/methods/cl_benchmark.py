@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tooltune.errors import UsageError
 from tooltune.train.data import Example
 
 SPLITS = ("train", "dev", "test")
 
 
-class CLBenchmarkError(ValueError):
+class CLBenchmarkError(UsageError):
     """A CL_Benchmark folder or file is not in the expected layout; the message names the path and field."""
 
 
@@ -63,6 +64,10 @@ def load_split(path: str | Path, limit: int | None = None) -> list[Example]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CLBenchmarkError(f"{path}: not valid JSON ({exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise CLBenchmarkError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise CLBenchmarkError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from exc
     if not isinstance(data, dict):
         raise CLBenchmarkError(f"{path}: expected a JSON object with 'Definition' and 'Instances'")
     definition = data.get("Definition", [])

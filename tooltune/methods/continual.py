@@ -26,15 +26,30 @@ from tooltune.adapters.dual_rank import DEFAULT_TARGET_MODULES, DualRankConfig, 
     dual_rank_parameters, get_dual_rank
 from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_parameter_names
 from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics, format_matrix
+from tooltune.errors import UsageError
 from tooltune.methods.continual_scoring import greedy_turn_accuracy, token_accuracy
+from tooltune.train.atomic import read_json_lines, write_json_atomic, write_text_atomic
 from tooltune.train.data import Example, load_sft_jsonl
 from tooltune.train.eval import tool_call_accuracy
+from tooltune.train.settings import (
+    SETTINGS_FILE,
+    RunDirError,
+    begin_run,
+    check_run_dir,
+    examples_digest,
+    normalized,
+    read_settings,
+)
 from tooltune.train.trainer import Stage, TrainConfig, train_stages
 
 METHODS = ("data", "seqlora", "olora", "multitask")
 Scorer = Callable[[nn.Module, Any, Sequence[Example]], float]
 """score(model, tokenizer, held-out examples) -> accuracy in [0, 1]."""
 ModelFactory = Callable[[], nn.Module]
+
+
+class ContinualError(UsageError):
+    """The task sequence or its settings cannot be run as given; the message names the task, file or field."""
 
 
 @dataclass
@@ -47,9 +62,9 @@ class ContinualTask:
 
     def __post_init__(self) -> None:
         if not self.train:
-            raise ValueError(f"task {self.name!r}: field 'train' has no examples")
+            raise ContinualError(f"task {self.name!r}: field 'train' has no examples")
         if not self.test:
-            raise ValueError(f"task {self.name!r}: field 'test' has no examples")
+            raise ContinualError(f"task {self.name!r}: field 'test' has no examples")
 
 
 class ContinualConfig(BaseModel):
@@ -82,7 +97,7 @@ class ContinualConfig(BaseModel):
 
     def model_post_init(self, __context: Any) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+            raise ContinualError(f"method must be one of {METHODS}, got {self.method!r}")
 
     def train_config(self, output_dir: Path) -> TrainConfig:
         return TrainConfig(output_dir=str(output_dir), epochs=self.epochs, learning_rate=self.learning_rate,
@@ -156,7 +171,7 @@ class _MethodState:
                                        orthogonality_weight=config.olora_orthogonality_weight)
         else:
             self.adapter = LoRAConfig(target_modules=targets, r=config.lora_rank, alpha=2.0 * config.lora_rank)
-        inject_adapters(model, self.adapter)
+        inject_adapters(model, self.adapter, seed=config.seed)
 
     def start_task(self, index: int) -> tuple[set[str], list[TrainerCallback]]:
         """Grow per-task components and return (trainable parameter names, callbacks) for task `index`."""
@@ -171,7 +186,8 @@ class _MethodState:
             self.restoration_callbacks.append(callback)
             return routing.trainable_parameter_names(), [callback]
         if method == "olora":
-            names = add_olora_task(self.model, self.adapter) if index > 0 else current_olora_parameter_names(self.model)
+            names = (add_olora_task(self.model, self.adapter, seed=self.config.seed + index) if index > 0
+                     else current_olora_parameter_names(self.model))
             return names, []
         return set(adapter_parameters(self.model)), []
 
@@ -189,34 +205,103 @@ def _stage(name: str, examples: list[Example], trainable: set[str], callbacks: l
     return Stage(name=name, examples=examples, trainable=trainable, callbacks=callbacks)
 
 
-def _cached_rows(path: Path) -> dict[str, list[float]]:
-    """Score rows already written by an earlier (interrupted) run, by stage name."""
-    if not path.is_file():
-        return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {row["stage"]: row["scores"] for row in rows}
+def _cached_rows(path: Path, count: int) -> dict[str, list[float]]:
+    """Score rows (of `count` tasks) already written by an earlier (interrupted) run, by stage name; a damaged
+    row is left out, so its stage is scored again."""
+    rows = {}
+    for row in read_json_lines(path):
+        stage, scores = row.get("stage"), row.get("scores")
+        if isinstance(stage, str) and isinstance(scores, list) and len(scores) == count \
+                and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scores):
+            rows[stage] = [float(s) for s in scores]
+    return rows
+
+
+def _save_rows(path: Path, rows: dict[str, list[float]]) -> None:
+    write_text_atomic(path, "".join(json.dumps({"stage": s, "scores": r}) + "\n" for s, r in rows.items()))
+
+
+def training_key(config: ContinualConfig, tasks: Sequence[ContinualTask]) -> dict[str, Any]:
+    """What a method's trained stages depend on: every setting but where they go, and the tasks' data."""
+    return {**config.model_dump(exclude={"output_dir", "single_task"}),
+            "tasks": [{"name": t.name, "train": examples_digest(t.train), "test": examples_digest(t.test)}
+                      for t in tasks]}
+
+
+def _run_dirs(config: ContinualConfig, tasks: Sequence[ContinualTask]) -> list[tuple[Path, ContinualConfig,
+                                                                                      list[ContinualTask]]]:
+    """(method directory, config, tasks) of the sequence and of its single-task references."""
+    runs = [(Path(config.output_dir) / config.method, config, list(tasks))]
+    if config.single_task:
+        for task in tasks:
+            alone = _single_config(config, task)
+            runs.append((Path(alone.output_dir) / config.method, alone, [task]))
+    return runs
+
+
+def _single_config(config: ContinualConfig, task: ContinualTask) -> ContinualConfig:
+    return config.model_copy(update={"output_dir": str(Path(config.output_dir) / "single" / task.name),
+                                     "single_task": False})
+
+
+def _method_settings(directory: Path, config: ContinualConfig, tasks: Sequence[ContinualTask], scorer_name: str,
+                     scorer_settings: dict[str, Any] | None, overwrite: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(settings to compare with the saved ones, settings to save): the training key plus the settings of every
+    scorer whose rows the directory keeps. A scorer new to the directory changes nothing; it is added."""
+    try:
+        previous = None if overwrite else read_settings(directory / SETTINGS_FILE)
+    except RunDirError:
+        previous = None  # check_run_dir refuses it where stages or scores would be lost
+    scorers = previous.get("scorers") if previous else None
+    scorers = dict(scorers) if isinstance(scorers, dict) else {}
+    mine = normalized(dict(scorer_settings or {}))
+    compare = {"training": training_key(config, tasks), "scorers": {**scorers}}
+    if scorer_name in scorers:
+        compare["scorers"][scorer_name] = mine
+    return compare, {**compare, "scorers": {**compare["scorers"], scorer_name: mine}}
+
+
+def check_continual_dirs(config: ContinualConfig, tasks: Sequence[ContinualTask], scorer_name: str = "score",
+                         scorer_settings: dict[str, Any] | None = None, overwrite: bool = False) -> None:
+    """Refuse (RunDirError naming the fields) directories holding stages or scores of other settings, for the
+    sequence and its single-task references, before anything is trained. Writes nothing."""
+    _check_tasks(tasks)
+    for directory, run_config, run_tasks in _run_dirs(config, tasks):
+        compare, _ = _method_settings(directory, run_config, run_tasks, scorer_name, scorer_settings, overwrite)
+        check_run_dir(directory, compare, overwrite=overwrite)
+
+
+def _check_tasks(tasks: Sequence[ContinualTask]) -> None:
+    if not tasks:
+        raise ContinualError("tasks: give at least one task")
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ContinualError(f"tasks: names must be unique, got {names}")
 
 
 def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask], config: ContinualConfig,
                  scorer: Scorer, progress: Callable[[str], None] | None = None,
-                 scorer_name: str = "score") -> ContinualResult:
+                 scorer_name: str = "score", scorer_settings: dict[str, Any] | None = None,
+                 overwrite: bool = False) -> ContinualResult:
     """Train `config.method` over `tasks` in order from a fresh base model, scoring every task after each.
 
-    Finished stages and their score rows (per `scorer_name`) are cached under `output_dir`: a rerun resumes
-    where it stopped, and a rerun with another scorer replays the trained stages and only scores again.
+    Finished stages and their score rows (per `scorer_name`) are cached under `output_dir/method`, keyed by
+    the settings and data (`settings.json`, with `scorer_settings` per scorer): a rerun with the same ones
+    resumes where it stopped, a rerun with another scorer replays the trained stages and only scores again,
+    a rerun with other settings is refused (RunDirError) unless `overwrite` removes the old stages first.
     """
-    if not tasks:
-        raise ValueError("tasks: give at least one task")
+    check_continual_dirs(config, tasks, scorer_name, scorer_settings, overwrite)
     names = [t.name for t in tasks]
-    if len(set(names)) != len(names):
-        raise ValueError(f"tasks: names must be unique, got {names}")
     out = Path(config.output_dir) / config.method
-    out.mkdir(parents=True, exist_ok=True)
+    compare, current = _method_settings(out, config, tasks, scorer_name, scorer_settings, overwrite)
     scores_path = out / f"scores-{scorer_name}.jsonl"
-    cached = _cached_rows(scores_path)
     say = progress or (lambda _message: None)
     model = load_model()
-    state = _MethodState(model, config)
+    state = _MethodState(model, config)  # adapter settings are checked here, before anything is written
+    begin_run(out, compare, overwrite=overwrite)
+    if current != compare:  # a scorer new to the directory: its settings join the saved ones
+        write_json_atomic(out / SETTINGS_FILE, current)
+    cached = _cached_rows(scores_path, len(tasks))
     if config.method == "multitask":
         union = [ex for t in tasks for ex in t.train]
         random.Random(config.seed).shuffle(union)
@@ -236,13 +321,13 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
         else:
             say(f"[{config.method}] scoring all tasks after {stage_name}")
             row = _score_row(model, tokenizer, tasks, scorer)
-            with scores_path.open("a") as handle:
-                handle.write(json.dumps({"stage": stage_name, "scores": row}) + "\n")
+            cached[stage_name] = row
+            _save_rows(scores_path, cached)
         matrix.append(row)
         say(f"[{config.method}] after {stage_name}: " + " ".join(f"{n}={s:.3f}" for n, s in zip(names, row)))
     save_adapter(model, out / "adapter", metadata={"method": config.method, "tasks": names})
-    single = _single_task_scores(load_model, tokenizer, tasks, config, scorer, say, scorer_name) \
-        if config.single_task else None
+    single = _single_task_scores(load_model, tokenizer, tasks, config, scorer, say, scorer_name, scorer_settings,
+                                 overwrite) if config.single_task else None
     if config.method == "multitask":
         metrics = ContinualMetrics(ap=sum(matrix[0]) / len(matrix[0]), f_ra=None, bwt=None, fwt=None)
     else:
@@ -252,21 +337,22 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
 
 def _single_task_scores(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask],
                         config: ContinualConfig, scorer: Scorer, say: Callable[[str], None],
-                        scorer_name: str) -> list[float]:
+                        scorer_name: str, scorer_settings: dict[str, Any] | None, overwrite: bool) -> list[float]:
     """Score of each task trained alone from the base with the same method (the FWT reference)."""
     scores = []
     for task in tasks:
-        alone = config.model_copy(update={"output_dir": str(Path(config.output_dir) / "single" / task.name),
-                                          "single_task": False})
         say(f"[{config.method}] single-task reference: {task.name}")
-        scores.append(run_sequence(load_model, tokenizer, [task], alone, scorer, scorer_name=scorer_name).matrix[0][0])
+        result = run_sequence(load_model, tokenizer, [task], _single_config(config, task), scorer,
+                              scorer_name=scorer_name, scorer_settings=scorer_settings, overwrite=overwrite)
+        scores.append(result.matrix[0][0])
     return scores
 
 
 def split_examples(examples: Sequence[Example], test_size: int, seed: int = 0) -> tuple[list[Example], list[Example]]:
     """Deterministic (train, test) split holding out `test_size` examples."""
     if not 0 < test_size < len(examples):
-        raise ValueError(f"test_size must be between 1 and {len(examples) - 1}, got {test_size}")
+        raise ContinualError(f"test_size must be between 1 and {len(examples) - 1} for {len(examples)} examples, "
+                             f"got {test_size}")
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     test = [examples[i] for i in sorted(order[:test_size])]
@@ -300,12 +386,18 @@ def load_task_files(paths: Sequence[str | Path], test_size: int, seed: int = 0, 
     up to its first tool call, so every example asks for exactly one tool-calling turn.
     """
     if test_paths is not None and len(test_paths) != len(paths):
-        raise ValueError(f"test_paths: {len(test_paths)} files for {len(paths)} tasks")
+        raise ContinualError(f"test_paths: {len(test_paths)} files for {len(paths)} tasks")
     tasks = []
     for index, path in enumerate(paths):
         examples = load_sft_jsonl(path)
         if test_paths is not None:
             train, test = examples, sample_examples(load_sft_jsonl(test_paths[index]), test_size, seed)
+        elif len(examples) < 2:
+            raise ContinualError(f"{path}: {len(examples)} example, nothing left to train on after holding out test "
+                                 "examples (give held-out files or more examples)")
+        elif test_size >= len(examples):
+            raise ContinualError(f"test_size: {path} has {len(examples)} examples, so holding out {test_size} leaves "
+                                 "none to train on")
         else:
             train, test = split_examples(examples, test_size, seed)
         train = sample_examples(train, max_train, seed)
