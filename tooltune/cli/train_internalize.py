@@ -8,6 +8,14 @@ from pathlib import Path
 import typer
 
 
+OPTIONS = {"n_train": "--n-train", "n_test": "--n-test", "stages": "--stages", "total_epochs": "--epochs",
+           "batch_size": "--batch-size", "seed": "--seed", "decay": "--decay", "compressor": "--compressor",
+           "lora_r": "--lora-r", "lora_alpha": "--lora-r", "learning_rate": "--learning-rate", "rules": "--rules",
+           "rationales": "--rationales", "teacher": "--teacher", "examples": "--examples", "retriever": "--retriever",
+           "user": "--user", "apps": "--apps", "max_turns": "--max-turns"}
+"""Command-line option of each config field, for errors that name what the user typed."""
+
+
 class KnowledgeKind(str, Enum):
     rules = "rules"
     profile = "profile"
@@ -25,7 +33,10 @@ def register(app: typer.Typer) -> None:
         apps: str = typer.Option("", help="profile: comma-separated apps; only instructions using just these apps"),
         student: str = typer.Option("smollm2", help="student: smollm2 (embedded) or a Hugging Face checkpoint directory"),
         teacher: str = typer.Option("deterministic", help="deterministic (code-written) or a model spec: smollm2 | PATH | openai:URL#MODEL"),
-        output_dir: Path = typer.Option(Path("runs/internalize"), help="where stages, adapters and the report go"),
+        output_dir: Path = typer.Option(Path("runs/internalize"), help="where stages, adapters and the report go; "
+                                        "rerunning with the same options resumes, other options are refused"),
+        overwrite: bool = typer.Option(False, "--overwrite", help="remove an earlier experiment's stages and "
+                                       "report in --output-dir and start afresh"),
         n_train: int = typer.Option(None, help="training questions (rules, default 24) / instructions (profile, default 3)"),
         n_test: int = typer.Option(None, help="held-out questions (rules, default 24) / instructions (profile, default 2)"),
         rules: int = typer.Option(6, help="how many invented unit rules the generated problems use (1-6)"),
@@ -47,14 +58,17 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
 
         from tooltune.methods.internalize.recipe import InternalizeConfig, run_task_experiment
-        from tooltune.methods.internalize.training import student_loader
+        from tooltune.methods.internalize.training import check_experiment_dir, student_loader
+        from tooltune.errors import RunFailure
+        from tooltune.models.base import ModelError
+        from tooltune.train.settings import SettingsError, settings_error
 
         given = dict(n_train=n_train, n_test=n_test, stages=stages, total_epochs=epochs, batch_size=batch_size)
         common = dict(output_dir=str(output_dir), seed=seed, decay=decay, compressor=compressor, lora_r=lora_r,
                       lora_alpha=float(lora_r), learning_rate=learning_rate,
                       **{k: v for k, v in given.items() if v is not None})
         if knowledge is KnowledgeKind.profile and not user:
-            raise typer.BadParameter("--user is required with --knowledge profile", param_hint="--user")
+            raise SettingsError("--user: required with --knowledge profile")
         try:
             if knowledge is KnowledgeKind.profile:
                 from tooltune.methods.internalize.profile import ProfileConfig, run_profile_experiment
@@ -65,9 +79,16 @@ def register(app: typer.Typer) -> None:
                 task_config = InternalizeConfig(rules=rules, rationales=rationales, teacher=teacher, examples=examples,
                                                 retriever=retriever, **common)
         except ValidationError as exc:
-            raise typer.BadParameter(str(exc)) from exc
-        if knowledge is KnowledgeKind.profile:
-            run_profile_experiment(profile_config, student_loader(student), log=typer.echo)
-        else:
-            run_task_experiment(task_config, student_loader(student), log=typer.echo)
+            raise settings_error(exc, OPTIONS) from exc
+        config = profile_config if knowledge is KnowledgeKind.profile else task_config
+        load_student = student_loader(student)
+        check_experiment_dir(config, student, overwrite)
+        try:
+            if knowledge is KnowledgeKind.profile:
+                run_profile_experiment(profile_config, load_student, log=typer.echo, student=student,
+                                       overwrite=overwrite)
+            else:
+                run_task_experiment(task_config, load_student, log=typer.echo, student=student, overwrite=overwrite)
+        except ModelError as exc:
+            raise RunFailure(f"--teacher: {exc}") from exc
         typer.echo(f"report: {output_dir / 'report.json'}")

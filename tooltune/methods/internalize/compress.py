@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any, Literal, Protocol
 
+from tooltune.methods.internalize.errors import ComponentMissing, InternalizeError
+
 LLMLINGUA2_MODEL = "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"
 
 
@@ -145,16 +147,23 @@ class LLMLinguaCompressor(_TokenCounter):
 CompressorKind = Literal["auto", "surprisal", "llmlingua"]
 
 
-def make_compressor(kind: CompressorKind, model: Any, tokenizer: Any) -> Compressor:
-    """`auto`: LLMLingua-2 when installed with its model, else the student-surprisal compressor."""
+def compressor_path(kind: CompressorKind) -> str | None:
+    """The LLMLingua-2 model `kind` will use (None: the surprisal compressor); an error, before any model is
+    loaded, when `kind` cannot be had."""
     if kind not in ("auto", "surprisal", "llmlingua"):
-        raise ValueError(f"compressor must be 'auto', 'surprisal' or 'llmlingua', got {kind!r}")
+        raise InternalizeError(f"compressor must be 'auto', 'surprisal' or 'llmlingua', got {kind!r}")
     path = llmlingua_model_path() if kind != "surprisal" else None
     if kind == "llmlingua" and path is None:
-        raise RuntimeError(
+        raise ComponentMissing(
             "compressor 'llmlingua' needs the llmlingua package and a local LLMLingua-2 model "
             f"({LLMLINGUA2_MODEL} in the Hugging Face cache or $TOOLTUNE_LLMLINGUA_MODEL); tooltune never downloads it"
         )
+    return path
+
+
+def make_compressor(kind: CompressorKind, model: Any, tokenizer: Any) -> Compressor:
+    """`auto`: LLMLingua-2 when installed with its model, else the student-surprisal compressor."""
+    path = compressor_path(kind)
     if path is not None:
         return LLMLinguaCompressor(tokenizer, path)
     return SurprisalCompressor(model, tokenizer)

@@ -13,19 +13,19 @@ import json
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 from statistics import mean
 from typing import Any
 
 from pydantic import Field
 
 from tooltune.methods.internalize.accounting import count_parameters, forward_flops
-from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor, make_compressor
+from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor, compressor_path, make_compressor
+from tooltune.methods.internalize.errors import InternalizeError
 from tooltune.methods.internalize.profile_eval import evaluate_condition
 from tooltune.methods.internalize.prompts import compress_for_stage
 from tooltune.methods.internalize.recipe import StudentLoader
 from tooltune.methods.internalize.schedule import StagePlan
-from tooltune.methods.internalize.training import CurriculumConfig, add_lora, train_curriculum
+from tooltune.methods.internalize.training import CurriculumConfig, add_lora, begin_experiment, train_curriculum
 
 
 class ProfileConfig(CurriculumConfig):
@@ -54,12 +54,12 @@ def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[
     known = sorted({c.user.id for c in suite.cases})
     cases = [c for c in suite.cases if c.user.id == user_id]
     if not cases:
-        raise ValueError(f"user: no sandbox user {user_id!r}; known users: {', '.join(known)}")
+        raise InternalizeError(f"user: no sandbox user {user_id!r}; known users: {', '.join(known)}")
     if apps:
         known_apps = sorted({a for c in cases for a in c.instruction.apps})
         unknown = sorted(set(apps) - set(known_apps))
         if unknown:
-            raise ValueError(f"apps: unknown app(s) {unknown}; the user's instructions use {known_apps}")
+            raise InternalizeError(f"apps: unknown app(s) {unknown}; the user's instructions use {known_apps}")
         cases = [c for c in cases if set(c.instruction.apps) <= set(apps)]
     usable = []
     for case in cases:
@@ -75,7 +75,7 @@ def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[
 def split_cases(cases: list[Any], n_train: int, n_test: int, seed: int) -> tuple[list[Any], list[Any]]:
     """Held-out instructions first (those with checkable personal key points), the rest for training."""
     if len(cases) < n_train + n_test:
-        raise ValueError(
+        raise InternalizeError(
             f"n_train + n_test: the user has {len(cases)} instructions with gold trajectories, asked for {n_train} + {n_test}"
         )
     order = list(cases)
@@ -118,15 +118,19 @@ def stage_example(case: Any, plan: StagePlan, compressor: Compressor) -> dict:
     return {"messages": [{"role": "system", "content": system}, *trajectory[1:]], "tools": tools, "id": case.id}
 
 
-def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, log: Callable[[str], None] = print) -> dict:
-    """Profile internalized (SKIntern decay) vs profile in the prompt vs no profile, on held-out instructions."""
+def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, log: Callable[[str], None] = print,
+                           *, student: str | None = None, overwrite: bool = False) -> dict:
+    """Profile internalized (SKIntern decay) vs profile in the prompt vs no profile, on held-out instructions.
+
+    `student` names the student `load_student` loads; with the settings it keys the trained stages kept in
+    the output directory (a rerun with other ones is refused unless `overwrite`)."""
     from tooltune.sandbox.suite import builtin_suite
 
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    clock = time.perf_counter()
+    compressor_path(config.compressor)
     suite = builtin_suite()
     train, test = split_cases(user_cases(suite, config.user, config.apps), config.n_train, config.n_test, config.seed)
+    out = begin_experiment(config, student, overwrite)
+    clock = time.perf_counter()
     log(f"user {config.user}: training instructions {[c.instruction.id for c in train]}, "
         f"held out {[c.instruction.id for c in test]}")
 

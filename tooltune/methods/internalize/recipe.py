@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from statistics import mean
 from typing import Any, Literal
 
 from pydantic import Field
 
 from tooltune.methods.internalize.accounting import ApproachResult, count_parameters, format_table
-from tooltune.methods.internalize.compress import make_compressor
+from tooltune.methods.internalize.compress import compressor_path, make_compressor
 from tooltune.methods.internalize.curriculum import (
     TaughtSet,
     knowledge_prompts,
@@ -23,10 +22,11 @@ from tooltune.methods.internalize.curriculum import (
     std_cot_dataset,
 )
 from tooltune.methods.internalize.evaluate import answer_all, score_answers
-from tooltune.methods.internalize.retrieve import make_retriever
+from tooltune.methods.internalize.retrieve import check_retriever, make_retriever
 from tooltune.methods.internalize.tasks import DEFAULT_RULES, split_problems
 from tooltune.methods.internalize.teacher import make_teacher, teach_all
-from tooltune.methods.internalize.training import CurriculumConfig, add_lora, train_curriculum
+from tooltune.methods.internalize.errors import InternalizeFailure
+from tooltune.methods.internalize.training import CurriculumConfig, add_lora, begin_experiment, train_curriculum
 
 StudentLoader = Callable[[], tuple[Any, Any]]
 """Returns a fresh (model, tokenizer) of the student each time it is called."""
@@ -56,12 +56,17 @@ def evaluate_approach(name: str, model: Any, tokenizer: Any, prompts: list[list[
     return score_answers(name, answers, golds, parameters)
 
 
-def run_task_experiment(config: InternalizeConfig, load_student: StudentLoader, log: Callable[[str], None] = print) -> dict:
-    """Teach, retrieve, compress, train Std-CoT and SKIntern students, evaluate all approaches; write a report."""
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    clock = time.perf_counter()
+def run_task_experiment(config: InternalizeConfig, load_student: StudentLoader, log: Callable[[str], None] = print,
+                        *, student: str | None = None, overwrite: bool = False) -> dict:
+    """Teach, retrieve, compress, train Std-CoT and SKIntern students, evaluate all approaches; write a report.
+
+    `student` names the student `load_student` loads; with the settings it keys the trained stages kept in
+    the output directory (a rerun with other ones is refused unless `overwrite`)."""
+    check_retriever(config.retriever)
+    compressor_path(config.compressor)
     train, test = split_problems(config.n_train, config.n_test, seed=config.seed, rules=DEFAULT_RULES[: config.rules])
+    out = begin_experiment(config, student, overwrite)
+    clock = time.perf_counter()
     teacher = make_teacher(config.teacher, num_rationales=config.rationales)
     teachings = teach_all(teacher, train)
     taught = TaughtSet.from_teachings(train, teachings)
@@ -69,7 +74,7 @@ def run_task_experiment(config: InternalizeConfig, load_student: StudentLoader, 
     log(f"teacher {teacher.name}: {sum(len(t.rationales) for t in teachings)} rationales kept, {dropped} dropped (wrong answer); "
         f"{len(taught.items)}/{len(train)} training questions usable")
     if len(taught.items) < 2:
-        raise ValueError("teacher: fewer than 2 training questions kept a correct rationale")
+        raise InternalizeFailure("teacher: fewer than 2 training questions kept a correct rationale")
     retriever = make_retriever([i.question for i in taught.items], config.retriever)
     train_shots = neighbours(taught.items, taught, retriever, config.examples)
     test_shots = neighbours(test, taught, retriever, config.examples)

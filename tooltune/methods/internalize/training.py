@@ -9,9 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tooltune.methods.internalize.errors import InternalizeError
 from tooltune.methods.internalize.schedule import DecaySchedule
 
 ALL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+OWNED = ("stage_samples.json", "skintern", "std_cot", "no_profile", "eval", "report.json", "table.txt",
+         "answers.jsonl")
+"""What an experiment writes in its output directory besides settings.json (all that --overwrite removes)."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +62,33 @@ class CurriculumConfig(BaseModel):
         return StudentTraining(self.lora_r, self.lora_alpha, self.learning_rate, self.batch_size, self.max_length, self.seed)
 
 
+def experiment_key(config: CurriculumConfig, student: str | None = None) -> dict[str, Any]:
+    """What an experiment's trained stages depend on: the experiment, the student and every setting."""
+    return {"experiment": type(config).__name__, "student": student, **config.model_dump(exclude={"output_dir"})}
+
+
+def check_experiment_dir(config: CurriculumConfig, student: str | None = None, overwrite: bool = False) -> bool:
+    """Refuse (RunDirError naming the fields) an output directory holding another experiment's stages; True
+    when resuming one of the same settings. Writes nothing."""
+    from tooltune.train.settings import check_run_dir
+
+    return check_run_dir(config.output_dir, experiment_key(config, student), owned=OWNED, overwrite=overwrite)
+
+
+def begin_experiment(config: CurriculumConfig, student: str | None = None, overwrite: bool = False) -> Path:
+    """Check the output directory, start afresh there when asked, save the settings; returns the directory."""
+    from tooltune.train.settings import begin_run
+
+    begin_run(config.output_dir, experiment_key(config, student), owned=OWNED, overwrite=overwrite)
+    return Path(config.output_dir)
+
+
 def add_lora(model: Any, knobs: StudentTraining) -> list[str]:
-    """Wrap every attention and MLP linear with LoRA and freeze everything else."""
+    """Wrap every attention and MLP linear with LoRA (initialised from the seed) and freeze everything else."""
     from tooltune.adapters import LoRAConfig, inject_adapters, mark_only_adapters_trainable
 
-    wrapped = inject_adapters(model, LoRAConfig(target_modules=list(ALL_LINEARS), r=knobs.lora_r, alpha=knobs.lora_alpha))
+    wrapped = inject_adapters(model, LoRAConfig(target_modules=list(ALL_LINEARS), r=knobs.lora_r, alpha=knobs.lora_alpha),
+                              seed=knobs.seed)
     mark_only_adapters_trainable(model)
     return wrapped
 
@@ -100,19 +126,21 @@ def train_curriculum(
 
 
 def student_loader(spec: str = "smollm2") -> Any:
-    """A callable returning a fresh (model, tokenizer) each call: `smollm2` (embedded) or a checkpoint directory."""
+    """A callable returning a fresh (model, tokenizer) each call: `smollm2` (embedded) or a checkpoint directory.
+    A spec that is neither is refused at once, before anything is loaded."""
+    embedded = spec.strip().lower() == "smollm2"
+    path = Path(spec).expanduser()
+    if not embedded and not (path / "config.json").is_file():
+        raise InternalizeError(f"student: expected 'smollm2' or a Hugging Face checkpoint directory, got {spec!r}")
 
     def load() -> tuple[Any, Any]:
         import torch
 
         torch.manual_seed(0)
-        if spec.strip().lower() == "smollm2":
+        if embedded:
             from tooltune.models.embedded import load_embedded_model
 
             return load_embedded_model()
-        path = Path(spec).expanduser()
-        if not (path / "config.json").is_file():
-            raise ValueError(f"student: expected 'smollm2' or a Hugging Face checkpoint directory, got {spec!r}")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
