@@ -22,6 +22,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from tooltune.adapters.model import auxiliary_losses
 from tooltune.train.atomic import read_json_object, write_atomic, write_json_atomic
 from tooltune.train.data import Example, Formatter, PaddingCollator, encode_examples, pad_token_id
+from tooltune.train.loss import accepts_logits_to_keep, next_token_mask, trained_token_loss
 from tooltune.train.settings import RunDirError
 
 DONE_MARKER = "stage_done.json"
@@ -84,26 +85,32 @@ class StageResult:
 
 
 class ToolTuneTrainer(Trainer):
-    """HF Trainer whose loss is LM loss + the sum of `auxiliary_loss()` over the model's modules."""
+    """HF Trainer whose loss is LM loss + the sum of `auxiliary_loss()` over the model's modules; the LM loss
+    projects onto the vocabulary only the positions it trains (`train/loss.py`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("compute_loss_func", trained_token_loss)
         super().__init__(*args, **kwargs)
         self._aux_total = 0.0
         self._aux_count = 0
+        self._head_on_trained_only = (self.compute_loss_func is trained_token_loss
+                                      and accepts_logits_to_keep(self.accelerator.unwrap_model(self.model)))
 
     def compute_loss(self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: torch.Tensor | int | None = None) -> Any:
+        if self._head_on_trained_only and "labels" in inputs:  # the vocabulary head only where the loss reads
+            inputs = {**inputs, "logits_to_keep": next_token_mask(inputs["labels"])}
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         aux = auxiliary_losses(model) if model.training else None
         if aux is not None:
             self._aux_total += float(aux.detach())
             self._aux_count += 1
             scaled = self.loss_is_scaled_for_ga
-            if scaled is None:
-                scaled = (self.model_accepts_loss_kwargs and num_items_in_batch is not None) \
-                    or self.compute_loss_func is not None
+            if scaled is None:  # normalised over the accumulated batch when the Trainer counted its tokens
+                scaled = num_items_in_batch is not None and (
+                    self.model_accepts_loss_kwargs or self.compute_loss_func is not None)
             # the LM loss is already a share of the accumulated batch; give the per-batch aux the same share
-            loss = loss + (aux / self.current_gradient_accumulation_steps if scaled else aux)
+            loss = loss + (aux / getattr(self, "current_gradient_accumulation_steps", 1) if scaled else aux)
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
