@@ -199,3 +199,15 @@ def test_a_half_written_score_row_is_scored_again_and_the_file_stays_valid(tmp_p
     again = run_sequence(load, tokenizer, tasks, config, score)
     assert again.matrix == first.matrix
     assert [json.loads(line)["stage"] for line in rows.read_text().splitlines()] == ["get_weather", "set_volume"]
+
+
+def test_too_many_router_rows_are_refused_before_anything_is_written(tmp_path) -> None:
+    from tooltune.methods.continual import ContinualError
+
+    tokenizer = tiny_tokenizer(extra_words=["please"])
+    config = ContinualConfig(method="data", output_dir=str(tmp_path / "run"), rows_per_task=20,
+                             target_modules=["q_proj"])
+    with pytest.raises(ContinualError, match=r"rows_per_task: 20 rows x 2 tasks exceed the model's embedding size 32"):
+        run_sequence(lambda: tiny_llama(vocab_size=len(tokenizer)), tokenizer, [task("get_weather"),
+                     task("set_volume")], config, score)
+    assert not any((tmp_path / "run").rglob("*.json"))

@@ -72,9 +72,12 @@ def test_bad_data_is_reported_as_a_usage_error(checkpoint, tmp_path, capsys) -> 
     code, _, err = run_cli(["train", "citi", "--model", str(checkpoint), "--data", str(bad),
                             "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and err.count("\n") == 1 and "bad.jsonl:1" in err and "assistant" in err
-    result = CliRunner().invoke(app, ["importance", "--model", str(checkpoint), "--data", str(bad),
-                                      "--out", str(tmp_path / "i.json")])
-    assert result.exit_code == 2 and "bad.jsonl:1" in result.output
+    code, _, err = run_cli(["importance", "--model", str(checkpoint), "--data", str(bad),
+                            "--out", str(tmp_path / "i.json")], capsys)
+    assert code == 2 and err.count("\n") == 1 and "bad.jsonl:1" in err
+    code, _, err = run_cli(["importance", "--model", str(tmp_path / "no-model"), "--data", str(bad.parent / "x"),
+                            "--out", str(tmp_path / "i.json")], capsys)
+    assert code == 2 and "Invalid value for '--data'" in err  # a click usage error: the file does not exist
 
 
 def test_train_citi_refuses_data_that_leaves_nothing_to_train_or_score(checkpoint, sft, tmp_path, capsys) -> None:

@@ -35,16 +35,20 @@ def importance(
     """Gradient importance |theta * dL/dtheta| of every layer x linear module for one or more abilities."""
     from tooltune.methods.citi import general_rows
     from tooltune.methods.citi_compare import load_model_spec
+    from tooltune.errors import RunFailure
     from tooltune.methods.importance import compute_importance, heatmap_svg, save_importance
-    from tooltune.train.data import SFTDataError, load_sft_jsonl
+    from tooltune.models.base import ModelError
+    from tooltune.train.data import load_sft_jsonl
+    from tooltune.train.settings import SettingsError, check_creatable
 
     if aggregate not in ("sum", "mean"):
-        raise typer.BadParameter("use sum or mean", param_hint="--aggregate")
+        raise SettingsError(f"--aggregate: use sum or mean, got {aggregate!r}")
+    examples = load_sft_jsonl(data)[:max_examples]
+    check_creatable(out, directory=False)
     try:
-        examples = load_sft_jsonl(data)[:max_examples]
-    except SFTDataError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--data") from exc
-    net, tokenizer = load_model_spec(model)()
+        net, tokenizer = load_model_spec(model)()
+    except ModelError as exc:
+        raise RunFailure(f"--model: {exc}") from exc
     scores = [compute_importance(net, tokenizer, examples, ability, max_length, 2, batches, aggregate)]  # type: ignore[arg-type]
     if general:
         rows = general_rows(tokenizer, 2 * batches, min(256, max_length))

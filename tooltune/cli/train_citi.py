@@ -60,7 +60,7 @@ def citi(
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="Generation limit when scoring calls."),
     cloze_items: int = typer.Option(60, "--cloze-items", min=1, help="Four-way cloze items for retention."),
     retention_windows: int = typer.Option(8, "--retention-windows", min=1, help="256-token windows of general text."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1),
 ) -> None:
     """Train with CITI (importance -> plan -> three stages) and/or the baselines, then score tool-call accuracy on
     held-out conversations and retention (perplexity + cloze on Python's documentation, never tool data).
@@ -78,6 +78,8 @@ def citi(
         load_model_spec,
         prepare_examples,
     )
+    from tooltune.errors import RunFailure
+    from tooltune.models.base import ModelError
     from tooltune.train.data import SFTDataError, load_sft_jsonl
     from tooltune.train.eval import tool_call_positions
     from tooltune.train.settings import SettingsError, settings_error
@@ -119,8 +121,11 @@ def citi(
                            "to score")
     check_comparison_dir(out, settings, train, held_out, model, overwrite)
     typer.echo(f"training on {len(train)} examples, scoring {len(held_out)} held-out examples: {', '.join(methods)}")
-    rows = compare_methods(methods, load_model_spec(model), train, held_out, out, settings, model=model,
-                           overwrite=overwrite)
+    try:
+        rows = compare_methods(methods, load_model_spec(model), train, held_out, out, settings, model=model,
+                               overwrite=overwrite)
+    except ModelError as exc:
+        raise RunFailure(f"--model: {exc}") from exc
     typer.echo((out / "table.md").read_text())
     typer.echo(json.dumps([{k: r[k] for k in ("method", "exact_accuracy", "general_perplexity")} for r in rows]))
 

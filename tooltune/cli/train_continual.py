@@ -51,7 +51,7 @@ def continual(
     learning_rate: float = typer.Option(1e-4, "--lr", min=0.0, help="Learning rate."),
     batch_size: int = typer.Option(4, "--batch-size", min=1),
     max_length: int = typer.Option(1024, "--max-length", min=8, help="Token limit per example."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1),
     target_modules: str = typer.Option("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", "--target-modules"),
     rank_low: int = typer.Option(4, "--rank-low", min=1, help="DATA: shared low-rank adapter rank."),
     rank_high: int = typer.Option(16, "--rank-high", min=1, help="DATA: task-specific high-rank adapter rank."),
@@ -77,7 +77,7 @@ def continual(
     from tooltune.methods.cl_benchmark import load_cl_task
     from tooltune.models.base import ModelError
     from tooltune.models.registry import load_model
-    from tooltune.train.settings import SettingsError, settings_error
+    from tooltune.train.settings import SettingsError, check_creatable, settings_error
 
     methods = _split(method)
     bad = [m for m in methods if m not in cl.METHODS]
@@ -87,11 +87,11 @@ def continual(
         raise SettingsError(f"--scorer: expected tool-call, greedy, token or auto, got {scorer!r}")
     if not _split(target_modules):
         raise SettingsError("--target-modules: name at least one module (e.g. q_proj,v_proj)")
-    if json_out is not None and json_out.is_dir():
-        raise SettingsError(f"--json: {json_out} is a directory; give a file name")
+    if json_out is not None:
+        check_creatable(json_out, directory=False)
     try:
         configs = [cl.ContinualConfig(
-            method=name, output_dir=str(output_dir), epochs=epochs, learning_rate=learning_rate,
+            method=name, output_dir=str(output_dir), base_model=model, epochs=epochs, learning_rate=learning_rate,
             batch_size=batch_size, max_length=max_length, seed=seed, target_modules=_split(target_modules),
             top_layers=top_layers,
             lora_rank=lora_rank, olora_rank=olora_rank, rank_low=rank_low, rank_high=rank_high,

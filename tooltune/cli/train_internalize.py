@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         lora_r: int = typer.Option(32, help="LoRA rank on all linears"),
         learning_rate: float = typer.Option(1e-3, help="learning rate of every stage"),
         batch_size: int = typer.Option(None, help="training batch size (rules 8, profile 1)"),
-        seed: int = typer.Option(0, help="data, sampling and initialization seed"),
+        seed: int = typer.Option(0, min=0, max=2**32 - 1, help="data, sampling and initialization seed"),
         max_turns: int = typer.Option(4, help="profile: agent turns per held-out episode"),
     ) -> None:
         """Train a student to answer without knowledge in its prompt, and compare cost and accuracy."""

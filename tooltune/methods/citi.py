@@ -34,7 +34,7 @@ class CITISettings(BaseModel):
     """Defaults are the CITI release's: 4 experts, rank 8, alpha 2, balance 0.01, top 20%, 10% of down_proj,
     stages of 1 and 2 epochs at 2e-4, then the full-tuning stage at 2e-5."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     num_experts: int = Field(4, ge=1)
     r: int = Field(8, ge=1)

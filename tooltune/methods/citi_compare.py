@@ -25,7 +25,7 @@ from tooltune.train import Stage, TrainConfig, train_stages
 from tooltune.train.atomic import read_json_object, write_json_atomic, write_text_atomic
 from tooltune.train.data import Example, cut_after_tool_calls
 from tooltune.train.eval import tool_call_accuracy
-from tooltune.train.settings import SettingsError, begin_run, check_run_dir, examples_digest
+from tooltune.train.settings import SEED_MAX, SettingsError, begin_run, check_run_dir, examples_digest
 
 METHODS = ("base", "lora", "full", "citi")
 ALL_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -37,7 +37,7 @@ OWNED = ("results.json", "table.md", *METHODS)
 class CompareSettings(BaseModel):
     """Shared knobs; every trained method sees the same examples, batch size, sequence length and epochs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     epochs: float = Field(3.0, gt=0)
     adapter_lr: float = Field(2e-4, gt=0)
@@ -47,7 +47,7 @@ class CompareSettings(BaseModel):
     batch_size: int = Field(4, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(512, ge=16)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     bf16: bool = Field(False, description="bf16 autocast (mixed precision) in training")
     max_steps: int = Field(-1, description="stop each stage after this many optimizer steps (-1: by epochs)")
     eval_max_new_tokens: int = Field(64, ge=1)
@@ -124,6 +124,17 @@ def train_method(method: str, model: nn.Module, tokenizer: Any, train: Sequence[
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
+ROW_NUMBERS = ("exact_accuracy", "name_accuracy", "no_call_rate", "general_perplexity", "cloze_accuracy",
+               "trainable_parameters", "train_seconds", "positions", "cloze_items")
+"""What a result row holds besides its method (what the table shows)."""
+
+
+def complete_row(row: dict[str, Any], method: str) -> bool:
+    """Whether a cached result row is whole: this method's, with every number the table shows."""
+    return row.get("method") == method and all(
+        isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool) for key in ROW_NUMBERS)
+
+
 def run_method(method: str, load: ModelLoader, train: Sequence[Example], evaluate: Sequence[Example], out_dir: Path,
                settings: CompareSettings) -> dict[str, Any]:
     """Train (unless base) and score one method; cached in `out_dir/method/result.json` (a damaged one counts
@@ -131,7 +142,7 @@ def run_method(method: str, load: ModelLoader, train: Sequence[Example], evaluat
     out = out_dir / method
     done = out / "result.json"
     cached = read_json_object(done)
-    if cached is not None and cached.get("method") == method:
+    if cached is not None and complete_row(cached, method):
         return cached
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load()

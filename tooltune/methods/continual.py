@@ -32,6 +32,7 @@ from tooltune.train.atomic import read_json_lines, write_json_atomic, write_text
 from tooltune.train.data import Example, load_sft_jsonl
 from tooltune.train.eval import tool_call_accuracy
 from tooltune.train.settings import (
+    SEED_MAX,
     SETTINGS_FILE,
     RunDirError,
     begin_run,
@@ -70,16 +71,17 @@ class ContinualTask:
 class ContinualConfig(BaseModel):
     """How to run one method over the sequence (defaults from DATA: one epoch per task, lr 1e-4)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     method: str = "data"
     output_dir: str
+    base_model: str | None = Field(None, description="the model the stages train (cached stages depend on it)")
     epochs: float = Field(1.0, gt=0)
     learning_rate: float = Field(1e-4, gt=0)
     batch_size: int = Field(4, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(1024, ge=8)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     target_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
     lora_rank: int = Field(20, ge=1, description="SeqLoRA / multitask rank (20 = 4 + 16, the dual-rank total)")
     olora_rank: int = Field(8, ge=1)
@@ -279,6 +281,21 @@ def _check_tasks(tasks: Sequence[ContinualTask]) -> None:
         raise ContinualError(f"tasks: names must be unique, got {names}")
 
 
+def plan_names(config: ContinualConfig, tasks: Sequence[ContinualTask]) -> list[str]:
+    """The stages the method trains: one per task, or one on all tasks together (multitask)."""
+    return ["all"] if config.method == "multitask" else [t.name for t in tasks]
+
+
+def _check_router_rows(model: nn.Module, config: ContinualConfig, stages: int) -> None:
+    """DATA's router keys must stay orthogonal: rows_per_task x tasks may not exceed the embedding size."""
+    if config.method != "data":
+        return
+    dim = model.get_input_embeddings().embedding_dim
+    if config.rows_per_task * stages > dim:
+        raise ContinualError(f"rows_per_task: {config.rows_per_task} rows x {stages} tasks exceed the model's "
+                             f"embedding size {dim}; lower rows_per_task")
+
+
 def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask], config: ContinualConfig,
                  scorer: Scorer, progress: Callable[[str], None] | None = None,
                  scorer_name: str = "score", scorer_settings: dict[str, Any] | None = None,
@@ -298,6 +315,7 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
     say = progress or (lambda _message: None)
     model = load_model()
     state = _MethodState(model, config)  # adapter settings are checked here, before anything is written
+    _check_router_rows(model, config, len(plan_names(config, tasks)))
     begin_run(out, compare, overwrite=overwrite)
     if current != compare:  # a scorer new to the directory: its settings join the saved ones
         write_json_atomic(out / SETTINGS_FILE, current)

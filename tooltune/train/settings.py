@@ -19,6 +19,8 @@ from tooltune.errors import UsageError
 from tooltune.train.atomic import write_json_atomic
 
 SETTINGS_FILE = "settings.json"
+SEED_MAX = 2**32 - 1
+"""The largest seed: the trainer seeds numpy too, whose seeds are 32-bit."""
 RETRY_HINT = "rerun with the same options to resume, or add --overwrite to start afresh"
 _MISSING = object()
 
@@ -114,8 +116,7 @@ def check_run_dir(directory: str | Path, current: Mapping[str, Any], *, owned: S
     simply replace the old. With `overwrite` nothing is refused (`begin_run` then removes the run's entries).
     """
     directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise RunDirError(f"{directory} is a file, not a directory")
+    check_creatable(directory)
     if overwrite or not directory.is_dir():
         return False
     cached = holds_results(directory, owned, settings_file)
@@ -136,6 +137,19 @@ def check_run_dir(directory: str | Path, current: Mapping[str, Any], *, owned: S
         raise RunDirError(f"{directory} holds results without {settings_file} ({', '.join(present[:5])}); "
                           "choose another directory or add --overwrite to start afresh")
     return False
+
+
+def check_creatable(path: str | Path, directory: bool = True) -> None:
+    """RunDirError unless `path` is, or can be created as, a directory (or, with `directory=False`, a file):
+    nothing on the way to it may be a file."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != directory:
+        raise RunDirError(f"{path} is a {'file' if directory else 'directory'}, not a {'directory' if directory else 'file'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RunDirError(f"{path}: {parent} is a file, not a directory")
+            break
 
 
 def begin_run(directory: str | Path, current: Mapping[str, Any], *, owned: Sequence[str] | None = None,

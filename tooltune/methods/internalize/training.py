@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tooltune.methods.internalize.errors import InternalizeError
 from tooltune.methods.internalize.schedule import DecaySchedule
+from tooltune.train.settings import SEED_MAX, begin_run, check_run_dir
 
 ALL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 OWNED = ("stage_samples.json", "skintern", "std_cot", "no_profile", "eval", "report.json", "table.txt",
@@ -41,10 +42,10 @@ class StudentTraining:
 class CurriculumConfig(BaseModel):
     """Knobs every internalization experiment shares: the schedule, the compressor, LoRA and the optimizer."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     output_dir: str
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     stages: int = Field(4, ge=2)
     total_epochs: float = Field(4.0, gt=0)
     decay: Literal["linear", "exponential"] = "linear"
@@ -70,15 +71,11 @@ def experiment_key(config: CurriculumConfig, student: str | None = None) -> dict
 def check_experiment_dir(config: CurriculumConfig, student: str | None = None, overwrite: bool = False) -> bool:
     """Refuse (RunDirError naming the fields) an output directory holding another experiment's stages; True
     when resuming one of the same settings. Writes nothing."""
-    from tooltune.train.settings import check_run_dir
-
     return check_run_dir(config.output_dir, experiment_key(config, student), owned=OWNED, overwrite=overwrite)
 
 
 def begin_experiment(config: CurriculumConfig, student: str | None = None, overwrite: bool = False) -> Path:
     """Check the output directory, start afresh there when asked, save the settings; returns the directory."""
-    from tooltune.train.settings import begin_run
-
     begin_run(config.output_dir, experiment_key(config, student), owned=OWNED, overwrite=overwrite)
     return Path(config.output_dir)
 
