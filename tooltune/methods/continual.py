@@ -25,8 +25,8 @@ from tooltune.adapters.decomposed_attention import layer_index
 from tooltune.adapters.dual_rank import DEFAULT_TARGET_MODULES, DualRankConfig, StochasticRestoration, \
     dual_rank_parameters, get_dual_rank
 from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_parameter_names
-from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics, format_matrix
 from tooltune.errors import UsageError
+from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics, format_matrix
 from tooltune.methods.continual_scoring import greedy_turn_accuracy, token_accuracy
 from tooltune.train.atomic import read_json_lines, write_json_atomic, write_text_atomic
 from tooltune.train.data import Example, load_sft_jsonl
@@ -281,11 +281,6 @@ def _check_tasks(tasks: Sequence[ContinualTask]) -> None:
         raise ContinualError(f"tasks: names must be unique, got {names}")
 
 
-def plan_names(config: ContinualConfig, tasks: Sequence[ContinualTask]) -> list[str]:
-    """The stages the method trains: one per task, or one on all tasks together (multitask)."""
-    return ["all"] if config.method == "multitask" else [t.name for t in tasks]
-
-
 def _check_router_rows(model: nn.Module, config: ContinualConfig, stages: int) -> None:
     """DATA's router keys must stay orthogonal: rows_per_task x tasks may not exceed the embedding size."""
     if config.method != "data":
@@ -313,19 +308,19 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
     compare, current = _method_settings(out, config, tasks, scorer_name, scorer_settings, overwrite)
     scores_path = out / f"scores-{scorer_name}.jsonl"
     say = progress or (lambda _message: None)
-    model = load_model()
-    state = _MethodState(model, config)  # adapter settings are checked here, before anything is written
-    _check_router_rows(model, config, len(plan_names(config, tasks)))
-    begin_run(out, compare, overwrite=overwrite)
-    if current != compare:  # a scorer new to the directory: its settings join the saved ones
-        write_json_atomic(out / SETTINGS_FILE, current)
-    cached = _cached_rows(scores_path, len(tasks))
     if config.method == "multitask":
         union = [ex for t in tasks for ex in t.train]
         random.Random(config.seed).shuffle(union)
         plan = [("all", union)]
     else:
         plan = [(t.name, t.train) for t in tasks]
+    model = load_model()
+    state = _MethodState(model, config)  # adapter settings are checked here, before anything is written
+    _check_router_rows(model, config, len(plan))
+    begin_run(out, compare, overwrite=overwrite)
+    if current != compare:  # a scorer new to the directory: its settings join the saved ones
+        write_json_atomic(out / SETTINGS_FILE, current)
+    cached = _cached_rows(scores_path, len(tasks))
     matrix, stages = [], []
     for index, (stage_name, examples) in enumerate(plan):
         trainable, callbacks = state.start_task(index)
