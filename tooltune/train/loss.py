@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-IGNORE_INDEX = -100
+from tooltune.train.data import IGNORE_INDEX
 
 
 def next_token_mask(labels: torch.Tensor) -> torch.Tensor:
