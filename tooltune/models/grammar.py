@@ -16,7 +16,7 @@ ones present. Then the model may end (EOS).
 | auto | free text; a `<tool_call>` may open anywhere and must then hold a valid call of an offered tool; free text, more calls or the end follow | Action of any tool, or Final Answer |
 | required | one or more calls (a newline may follow each), nothing else | Action of any tool |
 | a function | exactly one call of that function | Action of that tool |
-| none | free text in which `<tool_call>` cannot appear | Final Answer |
+| none | free text in which no `<tool_call` / `</tool_call` tag can appear | Final Answer |
 
 `GrammarLogitsProcessor` masks each constrained row of a batch to what its grammar allows (other rows
 stay free); compiled grammars and the tokenizer's `TokenizerInfo` are cached (`tool_grammars`).
@@ -46,8 +46,10 @@ if TYPE_CHECKING:
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
+# Where no call may be written, nothing that starts like a call tag either ("<tool_call call ...>" is no answer).
+_CALL_TAG_STEMS = [TOOL_CALL_OPEN.rstrip(">"), TOOL_CALL_CLOSE.rstrip(">")]
 # Line starts the ReAct parser reads as structure; a final answer must not contain them.
-_REACT_FINAL_EXCLUDES = ["Action:", "action:", "Observation:", "observation:", TOOL_CALL_OPEN]
+_REACT_FINAL_EXCLUDES = ["Action:", "action:", "Observation:", "observation:", *_CALL_TAG_STEMS]
 # xgrammar 0.2.8 lets strings with minLength/maxLength hold raw control characters, which JSON forbids
 _BOUNDED_STRING_CHAR = r'[^\"\\\r\n]'
 _JSON_STRING_CHAR = r'[^\0-\x1f\"\\\r\n]'
@@ -90,7 +92,7 @@ def _allowed_arguments(constraint: ToolConstraint) -> list[tuple[str, str]]:
 def _tool_call_format(constraint: ToolConstraint) -> Any:
     allowed = _allowed_arguments(constraint)
     if not allowed:  # "none", or no tool to call
-        return st.AnyTextFormat(excludes=[TOOL_CALL_OPEN])
+        return st.AnyTextFormat(excludes=_CALL_TAG_STEMS)
     calls = st.OrFormat(elements=[
         st.SequenceFormat(elements=[
             st.ConstStringFormat(value=f'{{"name": {json.dumps(name, ensure_ascii=False)}, "arguments": '),
