@@ -1,7 +1,8 @@
 """The durable log of a run: one SQLite file (WAL, synchronous=FULL) in the run directory.
 
-Each finished episode is one committed row, so a run killed at any moment leaves a valid file
-holding exactly the episodes that finished; `--resume` reruns the rest. The same file caches judge
+Finished episodes are committed in transactions (one row, or a group: all of them or none), so a run killed
+at any moment leaves a valid file holding exactly the episodes that finished; `--resume` reruns the rest.
+The same file caches judge
 verdicts by (case, trajectory hash, judge model), so re-scoring never asks a judge twice.
 """
 
@@ -12,10 +13,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tooltune.bench.episode import EpisodeKey, EpisodeRecord
+from tooltune.errors import UsageError
 
 DB_NAME = "episodes.sqlite"
 
@@ -33,32 +36,71 @@ CREATE TABLE IF NOT EXISTS judgments (
 """
 
 
-class RunStoreError(RuntimeError):
-    """The run directory cannot be used as asked (exists without --resume, config mismatch...)."""
+class RunStoreError(UsageError, RuntimeError):
+    """The run directory cannot be used as asked (exists without --resume, unreadable log, in use...)."""
 
 
 class RunStore:
-    """Append-only episode log plus judge cache for one run directory."""
+    """Append-only episode log plus judge cache for one run directory.
 
-    def __init__(self, run_dir: str | Path) -> None:
+    `create=False` opens an existing log only (re-scoring): a missing or unreadable file is a `RunStoreError`.
+    """
+
+    def __init__(self, run_dir: str | Path, *, create: bool = True) -> None:
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / DB_NAME
-        # one connection shared by the runner's worker threads; every use holds the lock
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        if not create and not self.path.is_file():
+            raise RunStoreError(f"{self.path} is missing: {self.run_dir} holds no episode log to re-score")
+        if create:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            # autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT in _transaction)
+            # one connection shared by the runner's worker threads; every use holds the lock
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise self._error(error) from None
+        try:
+            if create:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+            else:  # opening changes nothing in the file: a log that is not whole is refused as it is
+                tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                missing = sorted({"meta", "episodes", "judgments"} - tables)
+                if missing:
+                    raise RunStoreError(f"{self.path} has no {', '.join(missing)} table: not a whole tooltune run log")
+            self._db.execute("PRAGMA synchronous=FULL")
+        except (sqlite3.Error, RunStoreError) as error:
+            self._db.close()
+            raise self._error(error) from None
+
+    def _error(self, error: Exception) -> RunStoreError:
+        if isinstance(error, RunStoreError):
+            return error
+        return RunStoreError(f"{self.path}: unreadable run log ({error})")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction: everything written inside it is committed together, or rolled back together."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise self._error(error) from error
 
     # -- run metadata -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self._lock, self._db:
+        with self._transaction():
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     # -- episodes ---------------------------------------------------------------------------------
@@ -80,7 +122,7 @@ class RunStore:
 
     def _write_rows(self, rows: list[tuple[EpisodeKey, str, str | None, str | None]]) -> None:
         now = time.time()
-        with self._lock, self._db:
+        with self._transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO episodes (id, case_id, strategy, setting, trial, status, record, error,"
                 " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -90,7 +132,10 @@ class RunStore:
 
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise self._error(error) from error
 
     def done_ids(self) -> set[str]:
         return {row[0] for row in self._rows("SELECT id FROM episodes WHERE status = 'done'")}
@@ -100,8 +145,11 @@ class RunStore:
 
     def records(self) -> Iterator[EpisodeRecord]:
         """Finished episodes in a stable order."""
-        for (text,) in self._rows("SELECT record FROM episodes WHERE status = 'done' ORDER BY id"):
-            yield EpisodeRecord.from_dict(json.loads(text))
+        for episode, text in self._rows("SELECT id, record FROM episodes WHERE status = 'done' ORDER BY id"):
+            try:
+                yield EpisodeRecord.from_dict(json.loads(text))
+            except (TypeError, ValueError, KeyError) as error:
+                raise RunStoreError(f"{self.path}: episode {episode}: unreadable record ({error})") from None
 
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM episodes WHERE status = 'done'")[0][0])
@@ -109,11 +157,15 @@ class RunStore:
     # -- judge cache ------------------------------------------------------------------------------
     def cached_verdict(self, cache_key: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT verdict FROM judgments WHERE cache_key = ?", (cache_key,))
-        row = rows[0] if rows else None
-        return json.loads(row[0]) if row else None
+        if not rows:
+            return None
+        try:
+            return json.loads(rows[0][0])
+        except ValueError as error:
+            raise RunStoreError(f"{self.path}: cached verdict {cache_key[:12]}: not JSON ({error})") from None
 
     def cache_verdict(self, cache_key: str, case_id: str, trajectory_hash: str, judge: str, verdict: dict) -> None:
-        with self._lock, self._db:
+        with self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO judgments (cache_key, case_id, trajectory_hash, judge, verdict, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
