@@ -21,13 +21,17 @@ def chat(
     system: Optional[str] = typer.Option(None, "--system", help="A system prompt."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens to generate."),
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy decoding."),
+    allow_insecure_key: bool = typer.Option(
+        False, "--allow-insecure-key",
+        help="Send $OPENAI_API_KEY even over plain http to a host other than this machine (by default it goes only "
+             "over https or to localhost)."),
 ) -> None:
     """Ask a model one question and print its answer and how long loading took."""
     from tooltune.models.base import ModelError
     from tooltune.models.types import GenerationConfig
 
     try:
-        backend = _load_and_report(model, adapter)
+        backend = _load_and_report(model, adapter, allow_insecure_key)
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
         answer = backend.chat(messages, config=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature))
     except ModelError as exc:
@@ -38,7 +42,7 @@ def chat(
         typer.echo(f"tool call: {call.name}({call.arguments})")
 
 
-def _load_and_report(spec: str, adapter: Optional[Path]) -> ChatModel:
+def _load_and_report(spec: str, adapter: Optional[Path], allow_insecure_key: bool = False) -> ChatModel:
     """Load a backend and print its load time, apart from the one-off torch/transformers import."""
     from tooltune.models.embedded import EMBEDDED_NAME, is_cached
     from tooltune.models.registry import OPENAI_PREFIX, load_model
@@ -52,7 +56,8 @@ def _load_and_report(spec: str, adapter: Optional[Path]) -> ChatModel:
         notes.append(f"+{time.perf_counter() - start:.2f} s importing torch/transformers")
     if spec.strip().lower() == EMBEDDED_NAME:
         notes.append("from cache" if is_cached() else "converted from GGUF and cached")
-    backend = load_model(spec, adapter=adapter)
+    options = {"allow_insecure_key": True} if allow_insecure_key and spec.startswith(OPENAI_PREFIX) else {}
+    backend = load_model(spec, adapter=adapter, **options)
     typer.echo(f"[{backend.name} loaded in {backend.load_seconds:.2f} s{''.join(', ' + n for n in notes)}]", err=True)
     return backend
 

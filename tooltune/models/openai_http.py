@@ -7,16 +7,23 @@ unread for calls, "required" / a named function are asked for in the prompt (cal
 become parse errors). Failures that may pass (429, 5xx,
 connection errors, timeouts) are retried with exponential backoff and jitter, honouring Retry-After;
 anything else, or running out of retries, raises a `ModelError` that says what went wrong.
+
+The API key goes only over https or to a loopback host (plain http elsewhere needs `allow_insecure_key`), a
+URL carrying credentials is refused (the URL ends up in run configs and reports), and error messages never
+repeat the key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import os
 import random
+import re
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +45,7 @@ from tooltune.models.types import (
 )
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+_SECRET_PARAMETER = re.compile(r"key|token|secret|passw|signature|^sig$|auth|credential", re.IGNORECASE)
 _TOOL_REJECTION_STATUSES = frozenset({400, 404, 422, 500, 501})
 
 
@@ -80,16 +88,26 @@ class OpenAIChatModel(ChatModel):
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
         extra_body: dict[str, Any] | None = None,
+        allow_insecure_key: bool = False,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
         if not model:
             raise ValueError("model must be a non-empty model name")
+        credentials = url_credentials(base_url)
+        if credentials:
+            raise ModelError(f"the URL carries credentials ({', '.join(credentials)}); it is saved in run configs "
+                             f"and reports, so give the key in ${api_key_env} instead")
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.name = f"openai:{base_url}#{model}"
         key = api_key if api_key is not None else os.environ.get(api_key_env)
-        self._headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+        self._secret = key or None
+        # withheld: a key that would travel in clear text to another machine, unless the user allowed it
+        self._key_withheld = bool(key) and not allow_insecure_key and not sends_privately(base_url)
+        self._key_env = api_key_env
+        sent = key if key and not self._key_withheld else None
+        self._headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {sent}"} if sent else {})
         self.native_tools = native_tools
         self.retry = retry or RetryPolicy()
         self.timeout = httpx.Timeout(timeout)
@@ -108,10 +126,13 @@ class OpenAIChatModel(ChatModel):
         if self._client is None:
             self._client = httpx.Client(timeout=self.timeout, headers=self._headers)
         try:
-            return self._parse(self._send_sync(self._body(messages, tools, config, choice)), tools, choice)
-        except _ToolsRejected:
-            self.native_tools = False
-            return self._parse(self._send_sync(self._body(messages, tools, config, choice)), tools, choice)
+            try:
+                return self._parse(self._send_sync(self._body(messages, tools, config, choice)), tools, choice)
+            except _ToolsRejected:
+                self.native_tools = False
+                return self._parse(self._send_sync(self._body(messages, tools, config, choice)), tools, choice)
+        except ModelError as error:
+            raise self._redacted(error) from None
 
     async def achat(
         self, messages: list[Message], tools: list[ToolSchema] | None = None, config: GenerationConfig | None = None,
@@ -120,10 +141,22 @@ class OpenAIChatModel(ChatModel):
         choice = normalize_tool_choice(tool_choice, tool_names(tools))
         client = self._async_client()
         try:
-            return self._parse(await self._send_async(client, self._body(messages, tools, config, choice)), tools, choice)
-        except _ToolsRejected:
-            self.native_tools = False
-            return self._parse(await self._send_async(client, self._body(messages, tools, config, choice)), tools, choice)
+            try:
+                return self._parse(await self._send_async(client, self._body(messages, tools, config, choice)), tools,
+                                   choice)
+            except _ToolsRejected:
+                self.native_tools = False
+                return self._parse(await self._send_async(client, self._body(messages, tools, config, choice)), tools,
+                                   choice)
+        except ModelError as error:
+            raise self._redacted(error) from None
+
+    def _redacted(self, error: ModelError) -> ModelError:
+        """The error with the API key blanked out of its message (servers may echo it)."""
+        text = str(error)
+        if self._secret and self._secret in text:
+            return ModelError(text.replace(self._secret, "***"))
+        return error
 
     def close(self) -> None:
         if self._client is not None:
@@ -174,6 +207,9 @@ class OpenAIChatModel(ChatModel):
                 raise _ToolsRejected(detail)
             if status in RETRY_STATUSES or status >= 500:
                 raise _Retry(f"HTTP {status}: {detail}", parse_retry_after(response.headers.get("retry-after")))
+            if status in (401, 403) and self._key_withheld:
+                detail += (f" (the API key in ${self._key_env} was not sent: {self.url} is plain http to another "
+                           "machine; use https, or allow it with --allow-insecure-key)")
             raise ModelError(f"{self.url}: HTTP {status}: {detail}")
         try:
             decoded = response.json()
@@ -230,6 +266,29 @@ class OpenAIChatModel(ChatModel):
             parsed = parse_tool_calls(text, [name] if name else tool_names(tools))
             return AssistantMessage(parsed.content, parsed.tool_calls, parsed.errors, usage, raw_text=text)
         return AssistantMessage(text or None, usage=usage, raw_text=text)
+
+
+def url_credentials(url: str) -> list[str]:
+    """The parts of a URL that carry credentials: user:password@ and query parameters named like keys."""
+    parts = urllib.parse.urlsplit(url)
+    found = ["user:password@host"] if "@" in parts.netloc else []
+    found += [f"?{name}=" for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+              if _SECRET_PARAMETER.search(name)]
+    return found
+
+
+def sends_privately(url: str) -> bool:
+    """True when what is sent to `url` stays encrypted or on this machine: https, or a loopback host."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _native_calls(raw_calls: Any, known: list[str], payload: dict[str, Any]) -> tuple[list[ToolCall], list[str]]:
