@@ -167,3 +167,43 @@ def test_full_size_release_gives_800_cases(tmp_path: Path) -> None:
     case = next(c for c in suite.cases if c.user.id == clone.id)
     with suite.open_world(case) as world:
         assert world.query("SELECT COUNT(*) AS n FROM emails")[0]["n"] > 50
+
+
+EVENTS = "database/Calendar/events/events_Ann_Lee.csv"
+EVENTS_HEADER = "id,title,description,start_time,end_time,reminder\n"
+EVENT = "1,Dentist,,2024-09-06 10:00:00,2024-09-06 11:00:00,None\n"
+
+
+def test_a_csv_with_a_garbage_header_or_cut_off_rows_is_not_reported_as_found(tmp_path: Path) -> None:
+    root = tiny_release(tmp_path / "rel", with_pickle=False)
+    (root / EVENTS).parent.mkdir(parents=True)
+    (root / EVENTS).write_text("\x89PNG garbage,,\x00\n" + EVENT)
+    source = next(s for s in load_etapp_suite(root).import_report.sources if s.path == EVENTS)
+    assert source.status == "unreadable" and "header lacks" in source.note and "start_time" in source.note
+    (root / EVENTS).write_text(EVENTS_HEADER + EVENT + EVENT.replace("1,", "2,", 1)[:25])  # cut mid-row
+    suite = load_etapp_suite(root)
+    source = next(s for s in suite.import_report.sources if s.path == EVENTS)
+    assert source.status == "truncated" and "1 rows with a wrong number of cells" in source.note
+    assert "TRUNCATED" in suite.import_report.text()
+    with suite.open_world(suite.cases[0]) as world:  # the complete row is kept, the cut one is not guessed
+        assert [e["id"] for e in world.query("SELECT id FROM events")] == [1]
+
+
+def test_malformed_tools_are_refused_early_naming_the_field(tmp_path: Path) -> None:
+    root = tiny_release(tmp_path / "rel", with_pickle=False)
+    (root / "toolkit/Home").mkdir(parents=True)
+    (root / "toolkit/Home/config.json").write_text(json.dumps(
+        [{"type": "function", "function": {"name": "control_light_in_home", "parameters": "none"}}]))
+    suite = load_etapp_suite(root)
+    source = next(s for s in suite.import_report.sources if s.path == "toolkit/Home/config.json")
+    assert source.status == "unreadable" and "[0].function.parameters" in source.note
+    assert suite.instructions[0].tools == ["control_light_in_home"]  # still mapped by name
+    instructions = root / "data/instruction/instruction.json"
+    raw = json.loads(instructions.read_text())
+    for tools in (["control_light_in_home", {"name": "x"}], "control_light_in_home", None):
+        instructions.write_text(json.dumps([raw[0] | {"available_tools_name": tools}]))
+        with pytest.raises(EtappImportError, match=r"instruction.json\[0\].available_tools_name: expected a list"):
+            load_etapp_suite(root)
+    instructions.write_text(json.dumps([raw[0] | {"timestamp": "next tuesday"}]))
+    with pytest.raises(EtappImportError, match=r"instruction.json\[0\].timestamp"):
+        load_etapp_suite(root)

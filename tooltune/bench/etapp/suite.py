@@ -14,9 +14,10 @@ from typing import Any
 from tooltune.bench.etapp import tables as T
 from tooltune.bench.etapp.report import ImportReport
 from tooltune.bench.etapp.tools import map_tools, read_toolkit
+from tooltune.errors import UsageError
 from tooltune.sandbox.cases import Case, Instruction, KeyPoint
 from tooltune.sandbox.suite import Suite
-from tooltune.sandbox.tools import all_tools
+from tooltune.sandbox.tools import ToolError, all_tools, parse_time
 from tooltune.sandbox.users import UserProfile
 
 INSTRUCTIONS = "data/instruction/instruction.json"
@@ -34,7 +35,7 @@ UNRELEASED = (
 )
 
 
-class EtappImportError(ValueError):
+class EtappImportError(UsageError):
     """The directory is not an ETAPP release (a required file is missing or unreadable)."""
 
 
@@ -72,7 +73,15 @@ class EtappSuite(Suite):
         self._mapped = map_tools(read_toolkit(self.root, report), report)
         self._ours = {t.name: t for t in all_tools()}
         users = [self._user(name, persona) for name, persona in personas.items()]
+        ids = [u.id for u in users]
+        clash = sorted({i for i in ids if not i or ids.count(i) > 1})
+        if clash:
+            raise EtappImportError(f"{PROFILES}: user names must be distinct and non-empty (as file names), "
+                                   f"got {clash[0]!r} twice or empty")
         self.instructions = [self._instruction(i, raw) for i, raw in enumerate(raw_instructions)]
+        if not users or not self.instructions:
+            raise EtappImportError(f"{root}: the release has {len(users)} users and {len(self.instructions)} "
+                                   "instructions; it needs at least one of each")
         cases = [Case(f"{ins.id}@{u.id}", ins, u) for ins in self.instructions for u in users]
         self._user_rows = {u.id: self._read_user_rows(u) for u in users}
         self._shared = self._read_shared()
@@ -86,18 +95,20 @@ class EtappSuite(Suite):
         super().__init__(f"etapp:{root}", users, cases, self._rows_for, tools=list(self._mapped.values()))
 
     # -- users and instructions -------------------------------------------------------------------
-    def _user(self, name: str, persona: dict[str, Any]) -> UserProfile:
+    def _user(self, name: str, persona: Any) -> UserProfile:
         stem = T.file_stem(name)
         rel = f"profile/concrete_profile/profile_{stem}.json"
         preferences: dict[str, Any] = {}
         if (self.root / rel).exists():
-            raw = _load_json(self.root, rel, self.import_report, f"preferences of {name}")
+            raw = _object(_load_json(self.root, rel, self.import_report, f"preferences of {name}"), rel)
             preferences = {PREFERENCE_APPS.get(k, k): v for k, v in raw.items()}
         else:
             self.import_report.add(rel, "missing", f"preferences of {name}", "profile has the persona only")
-        demographic = persona.get("DemographicData", {})
-        basic, status = demographic.get("BasicInformation", {}), demographic.get("SocioeconomicStatus", {})
-        lifestyle = persona.get("Preferences", {}).get("Lifestyle", {})
+        persona = _object(persona, f"{PROFILES}: {name}")
+        demographic = _section(persona, "DemographicData", f"{PROFILES}: {name}")
+        basic = _section(demographic, "BasicInformation", f"{PROFILES}: {name}.DemographicData")
+        status = _section(demographic, "SocioeconomicStatus", f"{PROFILES}: {name}.DemographicData")
+        lifestyle = _section(persona, "Preferences", f"{PROFILES}: {name}").get("Lifestyle", {})
         fields = {"age": basic.get("Age"), "gender": basic.get("Gender"), "location": basic.get("Location", ""),
                   "occupation": basic.get("Occupation"), "character": basic.get("Character"),
                   "interests": demographic.get("InterestActivity"),
@@ -107,16 +118,22 @@ class EtappSuite(Suite):
         flat = {k: v for k, v in fields.items() if v not in (None, "")} | {"location": fields["location"], **persona}
         return UserProfile(stem.lower(), name, flat, preferences, {"file_stem": stem})
 
-    def _instruction(self, index: int, raw: dict[str, Any]) -> Instruction:
-        iid = f"etapp-{index + 1:02d}"
+    def _instruction(self, index: int, raw: Any) -> Instruction:
+        iid, where = f"etapp-{index + 1:02d}", f"{INSTRUCTIONS}[{index}]"
+        if not isinstance(raw, dict):
+            raise EtappImportError(f"{where}: expected an object, got {type(raw).__name__}")
+        query, timestamp = _text(raw, "query", where), _text(raw, "timestamp", where)
+        location = _text(raw, "location", where, default="Home")
         try:
-            names = list(raw["available_tools_name"])
-            points = [KeyPoint(f"{iid}-personal-{j + 1}", "personal", t) for j, t in enumerate(raw["keypoint for personal"])]
-            points += [KeyPoint(f"{iid}-proactive-{j + 1}", "proactive", t)
-                       for j, t in enumerate(raw["keypoint for proactive"])]
-            query, timestamp, location = raw["query"], raw["timestamp"], raw.get("location", "Home")
-        except (KeyError, TypeError) as error:
-            raise EtappImportError(f"{INSTRUCTIONS}[{index}]: missing or malformed field {error}") from error
+            parse_time(timestamp, "timestamp")
+        except ToolError:
+            raise EtappImportError(f"{where}.timestamp: {timestamp!r} is not a date/time (YYYY-MM-DD HH:MM:SS)"
+                                   ) from None
+        names = _texts(raw, "available_tools_name", where)
+        points = [KeyPoint(f"{iid}-personal-{j + 1}", "personal", t)
+                  for j, t in enumerate(_texts(raw, "keypoint for personal", where))]
+        points += [KeyPoint(f"{iid}-proactive-{j + 1}", "proactive", t)
+                   for j, t in enumerate(_texts(raw, "keypoint for proactive", where))]
         unlisted = [n for n in names if n not in self._mapped and n in self._ours]
         if unlisted:
             self.import_report.note(f"{iid}: tools not in the upstream toolkit, mapped by name: {unlisted}")
@@ -131,14 +148,17 @@ class EtappSuite(Suite):
     # -- state ------------------------------------------------------------------------------------
     def _read_user_rows(self, user: UserProfile) -> dict[str, list[dict]]:
         stem, report = user.facts["file_stem"], self.import_report
+        def read(rel: str, target: str, table: str) -> list[dict[str, str]] | None:
+            return T.read_csv(self.root, rel, target, report, T.COLUMNS[table])
+
         csv = {
-            "events": T.read_csv(self.root, f"database/Calendar/events/events_{stem}.csv", "events", report),
-            "alarms": T.read_csv(self.root, f"database/Calendar/alarms/alarms_{stem}.csv", "alarms", report),
-            "emails": T.read_csv(self.root, f"database/Email/emails_{stem}.csv", "emails", report),
-            "health": T.read_csv(self.root, f"database/Health/Health_records_{stem}.csv", "health_records", report),
-            "workouts": T.read_csv(self.root, f"database/Health/Workout_records_{stem}.csv", "workouts", report),
-            "favorites": T.read_csv(self.root, f"database/Music/favorites_{stem}.csv", "favorites, tracks", report),
-            "cart": T.read_csv(self.root, f"database/Shopping/carts_{stem}.csv", "cart, products", report),
+            "events": read(f"database/Calendar/events/events_{stem}.csv", "events", "events"),
+            "alarms": read(f"database/Calendar/alarms/alarms_{stem}.csv", "alarms", "alarms"),
+            "emails": read(f"database/Email/emails_{stem}.csv", "emails", "emails"),
+            "health": read(f"database/Health/Health_records_{stem}.csv", "health_records", "health_records"),
+            "workouts": read(f"database/Health/Workout_records_{stem}.csv", "workouts", "workouts"),
+            "favorites": read(f"database/Music/favorites_{stem}.csv", "favorites, tracks", "favorites"),
+            "cart": read(f"database/Shopping/carts_{stem}.csv", "cart, products", "cart"),
         }
         where = f"user {user.id}"
         emails = T.convert(csv["emails"] or [], T.email_row, lambda r: r["id"], f"{where} emails", report)
@@ -165,12 +185,14 @@ class EtappSuite(Suite):
         accommodations = sorted((self.root / "database/Navigation/accommodations").glob("*.csv"))
         rows: list[dict] = []
         for path in accommodations:
-            raw = T.read_csv(self.root, str(path.relative_to(self.root)), "accommodations", report) or []
+            raw = T.read_csv(self.root, str(path.relative_to(self.root)), "accommodations", report,
+                             T.COLUMNS["accommodations"]) or []
             rows += T.convert(raw, T.accommodation_row, lambda r: r["id"], "accommodations", report)
         if not accommodations:
             report.add("database/Navigation/accommodations/*.csv", "missing", "accommodations", "left empty")
         shared["accommodations"] = rows
-        raw = T.read_csv(self.root, "database/Navigation/attractions/attractions.csv", "attractions", report) or []
+        raw = T.read_csv(self.root, "database/Navigation/attractions/attractions.csv", "attractions", report,
+                         T.COLUMNS["attractions"]) or []
         shared["attractions"] = T.convert(list(enumerate(raw)), lambda p: T.attraction_row(*p), lambda r: r["id"],
                                           "attractions", report)
         return shared
@@ -186,6 +208,35 @@ class EtappSuite(Suite):
         cart = {(r.get("asin") or "").strip(): T._number(r.get("quantity"), int) or 1 for r in own["_cart"]}
         rows["cart"] = [{"product_id": a, "quantity": q, "added_at": T.EPOCH} for a, q in cart.items() if a in known]
         return {**rows, **T.home_rows(), **self._shared}
+
+
+def _text(raw: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise EtappImportError(f"{where}.{key}: expected a string, got {_shown(raw, key)}")
+    return value
+
+
+def _texts(raw: dict[str, Any], key: str, where: str) -> list[str]:
+    value = raw.get(key)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise EtappImportError(f"{where}.{key}: expected a list of strings, got {_shown(raw, key)}")
+    return value
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise EtappImportError(f"{where}: expected an object, got {repr(value)[:80]}")
+    return value
+
+
+def _section(tree: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """An object inside a JSON tree (empty when absent); any other value is an error naming its place."""
+    return _object(tree.get(key, {}), f"{where}.{key}")
+
+
+def _shown(raw: dict[str, Any], key: str) -> str:
+    return repr(raw[key])[:80] if key in raw else "nothing"
 
 
 def load_etapp_suite(path: str | Path) -> EtappSuite:

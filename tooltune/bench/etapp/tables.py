@@ -25,18 +25,51 @@ def file_stem(name: str) -> str:
     return name.strip().replace(" ", "_")
 
 
-def read_csv(root: Path, rel: str, target: str, report: ImportReport) -> list[dict[str, str]] | None:
-    """Rows of an upstream CSV, or None (reported) when it is missing or unreadable."""
+# The columns each upstream table must have (the row converters below read them); others are optional.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("id", "title", "start_time", "end_time"),
+    "alarms": ("id", "alarm_time"),
+    "emails": ("id", "sender", "receiver", "subject", "content", "timestamp"),
+    "health_records": ("timestamp", "steps", "heart_rate", "sleep_hours", "blood_pressure", "blood_oxygen_saturation",
+                       "mood", "stress_level"),
+    "workouts": ("Activity Type", "Start Time", "End Time", "Duration", "Calories Burned"),
+    "favorites": ("title", "artist"),
+    "cart": ("asin",),
+    "accommodations": ("NAME", "city", "price"),
+    "attractions": ("Name", "City"),
+}
+
+
+def read_csv(root: Path, rel: str, target: str, report: ImportReport,
+             columns: tuple[str, ...] = ()) -> list[dict[str, str]] | None:
+    """Rows of an upstream CSV, or None (reported) when it is missing, unreadable or lacks `columns`.
+
+    Rows with fewer or more cells than the header (a cut-off file, a stray delimiter) are dropped and the
+    file is reported as "truncated", with the rows it kept.
+    """
     path = root / rel
     if not path.exists():
         report.add(rel, "missing", target, "left empty")
         return None
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         report.add(rel, "unreadable", target, f"{type(error).__name__}: {error}")
         return None
+    absent = [c for c in columns if c not in header]
+    if not header or absent:
+        shown = ", ".join(repr(c) for c in header[:8]) + (" ..." if len(header) > 8 else "")
+        report.add(rel, "unreadable", target, f"header lacks {absent or list(columns)} (header: {shown or 'none'})")
+        return None
+    whole = [r for r in rows if None not in r and None not in r.values()]
+    if len(whole) < len(rows):
+        first = next(i for i, r in enumerate(rows) if None in r or None in r.values())
+        report.add(rel, "truncated", target, f"{len(rows) - len(whole)} rows with a wrong number of cells skipped "
+                                             f"(first: data row {first + 1}); {len(whole)} rows kept")
+        return whole
     report.add(rel, "found", target)
     return rows
 

@@ -24,14 +24,34 @@ def read_toolkit(root: Path, report: ImportReport) -> dict[str, dict[str, Any]]:
         rel = str(path.relative_to(root))
         try:
             entries = json.loads(path.read_text(encoding="utf-8"))
-            for entry in entries:
-                function = entry["function"]
-                schemas[function["name"]] = function
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             report.add(rel, "unreadable", "tool mapping", f"{type(error).__name__}: {error}")
             continue
+        problem = toolkit_problem(entries)
+        if problem:
+            report.add(rel, "unreadable", "tool mapping", problem)
+            continue
+        schemas.update((entry["function"]["name"], entry["function"]) for entry in entries)
         report.add(rel, "found", "tool mapping")
     return schemas
+
+
+def toolkit_problem(entries: Any) -> str | None:
+    """What is wrong with a toolkit config.json (a list of OpenAI tool schemas), naming the entry and field."""
+    if not isinstance(entries, list):
+        return f"expected a list of tool schemas, got {type(entries).__name__}"
+    for index, entry in enumerate(entries):
+        function = entry.get("function") if isinstance(entry, dict) else None
+        if not isinstance(function, dict):
+            return f"[{index}].function: expected an object"
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            return f"[{index}].function.name: expected a non-empty string, got {function.get('name')!r:.60}"
+        parameters = function.get("parameters", {})
+        if not isinstance(parameters, dict) or not isinstance(parameters.get("properties", {}), dict):
+            return f"[{index}].function.parameters: expected an object with an object of properties"
+        if not isinstance(parameters.get("required", []), list):
+            return f"[{index}].function.parameters.required: expected a list"
+    return None
 
 
 def map_tools(upstream: dict[str, dict[str, Any]], report: ImportReport) -> dict[str, Tool]:
