@@ -138,3 +138,50 @@ class FakeSuite:
 def fake_opening(case: FakeCase, include_profile: bool) -> list[dict]:
     system = "You are a personal assistant." + (" The user likes volume 35." if include_profile else "")
     return [{"role": "system", "content": system}, {"role": "user", "content": case.instruction.query}]
+
+
+def first_tool_then_answer(messages: list[dict], tools: list[dict] | None):
+    """Call the first offered tool with no arguments, then answer (two turns per episode)."""
+    from tooltune.models.types import AssistantMessage, ToolCall
+
+    if messages[-1]["role"] == "tool" or not tools:
+        return AssistantMessage(content="Done.")
+    return AssistantMessage(tool_calls=[ToolCall(id="c", name=tools[0]["function"]["name"], arguments={})])
+
+
+def judge_answer(messages: list[dict], tools: list[dict] | None):
+    """A valid verdict for whatever key points the judge prompt lists (score 3 everywhere)."""
+    import re
+
+    from tests.bench.test_judge import verdict
+    from tooltune.models.types import AssistantMessage
+
+    text = messages[1]["content"]
+    personal = int(re.search(r"Personalization key points \((\d+)\)", text).group(1))
+    proactive = int(re.search(r"Proactivity key points \((\d+)\)", text).group(1))
+    return AssistantMessage(content=json.dumps(verdict(3, personal, proactive)))
+
+
+def unreachable(messages: list[dict], tools: list[dict] | None):
+    """Fails as an HTTP backend does once its retries are spent."""
+    from tooltune.models.base import ModelError
+
+    raise ModelError("http://10.255.255.1/v1/chat/completions: gave up after 5 attempts; last error: timed out")
+
+
+def fake_load_model(spec: str, **options):
+    """Stand-in for `tooltune.models.registry.load_model`: scripted agents and judges, no weights, no network.
+
+    scripted: `first_tool_then_answer`; judge: valid verdicts; down / judge-down: every call fails (ModelError);
+    anything else is an unknown model, as the real registry says.
+    """
+    from tooltune.models.base import ModelError
+    from tooltune.models.scripted import ScriptedModel
+
+    if spec == "scripted":
+        return ScriptedModel(first_tool_then_answer)
+    if spec == "judge":
+        return ScriptedModel(judge_answer)
+    if spec in ("down", "judge-down"):
+        return ScriptedModel(unreachable)
+    raise ModelError(f"unknown model {spec!r}: expected smollm2 | PATH | openai:URL#MODEL")

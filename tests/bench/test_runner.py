@@ -83,6 +83,26 @@ def test_async_run_keeps_concurrency_episodes_in_flight(tmp_path: Path) -> None:
     assert len(set(model.seeds)) == 36 and None not in model.seeds
 
 
+def test_a_freed_request_slot_finds_the_next_episode_ready(tmp_path: Path) -> None:
+    """Opening worlds does not hold request slots: the next episode's world opens while a request is in flight."""
+    import asyncio
+
+    class Waiting(AsyncScripted):
+        async def achat(self, messages, tools=None, config=None):
+            for _ in range(300):  # up to 3 s for a second world to open
+                if len(suite.opened) >= 2:
+                    break
+                await asyncio.sleep(0.01)
+            self.worlds_at_first_request = getattr(self, "worlds_at_first_request", len(suite.opened))
+            return await super().achat(messages, tools, config)
+
+    model = Waiting(music_policy)
+    runner, suite = make_runner(tmp_path, model, concurrency=1)
+    assert runner.run()["done"] == 6
+    assert model.peak == 1  # requests in flight stay within --concurrency
+    assert model.worlds_at_first_request == 2
+
+
 def test_model_errors_fail_the_episode_and_resume_retries_it(tmp_path: Path) -> None:
     calls = {"n": 0}
 

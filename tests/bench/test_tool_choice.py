@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.bench.cli import invoke
 from tests.bench.fakes import FakeSuite, FakeWorld, fake_check, fake_opening
 from tests.bench.policies import music_policy
 from tests.models.conftest import make_model, make_tokenizer
@@ -123,10 +124,10 @@ def test_a_vocabulary_that_cannot_spell_the_call_ends_the_answer_instead_of_cras
         assert answer.usage.completion_tokens < 30  # ended where the grammar got stuck
 
 
-def test_cli_rejects_a_bad_tool_choice(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["bench", "run", "--model", "openai:http://127.0.0.1:9/v1#m",
-                                      "--tool-choice", "no spaces please", "--out", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "tool_choice" in result.output
+def test_cli_rejects_a_bad_tool_choice(tmp_path: Path, capsys) -> None:
+    code, _, err = invoke(["bench", "run", "--model", "openai:http://127.0.0.1:9/v1#m",
+                           "--tool-choice", "no spaces please", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and err.startswith("error: tool_choice")
     assert not (tmp_path / "r").exists()
     help_text = CliRunner().invoke(app, ["bench", "run", "--help"]).output
     assert "--tool-choice" in help_text and "auto (default" in help_text

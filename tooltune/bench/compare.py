@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tooltune.bench.run import CONFIG_NAME
+from tooltune.bench.rundir import CONFIG_NAME
 from tooltune.bench.stats import bootstrap_means
+from tooltune.errors import UsageError
 
 EpisodeId = tuple[str, str, str, int]  # case_id, strategy, setting, trial
 IDENTITY_COLUMNS = ("episode", "case_id", "user", "apps", "strategy", "setting", "trial", "finish_reason")
@@ -31,7 +32,7 @@ COUNT_COLUMNS = ("turns", "tool_calls", "tool_errors", "malformed", "unjudged_ke
 KEY_PARTS = ("cases", "strategies", "settings", "trials")
 
 
-class CompareError(ValueError):
+class CompareError(UsageError):
     """The runs cannot be compared as asked (not a run directory, no episodes in common...)."""
 
 
@@ -78,16 +79,26 @@ def load_run(path: str | Path) -> Run:
     if not table.is_file():
         raise CompareError(f"{path} has no episodes.csv; write it with `tooltune bench report {path}`")
     try:
-        config = json.loads((path / CONFIG_NAME).read_text())
-    except json.JSONDecodeError as error:
+        config = json.loads((path / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
         raise CompareError(f"{path / CONFIG_NAME} is not valid JSON: {error}") from None
-    with table.open(newline="") as handle:
-        raw = list(csv.DictReader(handle))
+    if not isinstance(config, dict):
+        raise CompareError(f"{path / CONFIG_NAME}: expected an object of run options")
+    rewrite = f"rewrite it with `tooltune bench report {path}`"
+    try:
+        with table.open(newline="", encoding="utf-8") as handle:
+            raw = list(csv.DictReader(handle))
+    except (OSError, ValueError, csv.Error) as error:
+        raise CompareError(f"{table}: unreadable ({error}); {rewrite}") from None
     if not raw:
         raise CompareError(f"{path} has no finished episodes")
     missing = [c for c in ("case_id", "strategy", "setting", "trial") if c not in raw[0]]
     if missing:
         raise CompareError(f"{table} lacks the column(s) {missing}")
+    broken = next((i for i, r in enumerate(raw) if None in r or None in r.values() or _number(r["trial"]) is None),
+                  None)
+    if broken is not None:
+        raise CompareError(f"{table}: data row {broken + 1} is cut off or malformed; {rewrite}")
     # a column is numeric when every non-empty cell parses as a number (empty = not applicable)
     columns = [c for c in raw[0] if c not in IDENTITY_COLUMNS
                and all(r[c] == "" or _number(r[c]) is not None for r in raw)]

@@ -14,9 +14,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from tooltune.bench.compare import Comparison, EpisodeId, Run
+from tooltune.bench.compare import CompareError, Comparison, EpisodeId, Run
 from tooltune.bench.episode import EpisodeRecord
 from tooltune.bench.report import CSS, _episode_html
+from tooltune.bench.rundir import atomic_write_text
 from tooltune.bench.svg import bar_chart
 
 MAX_CASES = 300  # cases whose trajectories are shown (largest differences first)
@@ -196,9 +197,13 @@ def _records(run: Run, keys: set[EpisodeId]) -> dict[EpisodeId, EpisodeRecord]:
     if not path.exists():
         return {}
     out = {}
-    with path.open() as handle:
-        for line in handle:
-            record = EpisodeRecord.from_dict(json.loads(line))
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                record = EpisodeRecord.from_dict(json.loads(line))
+            except (ValueError, TypeError, KeyError) as error:
+                raise CompareError(f"{path}:{number}: not an episode ({type(error).__name__}); rewrite it with "
+                                   f"`tooltune bench report {run.path}`") from None
             key = (record.key.case_id, record.key.strategy, record.key.setting, record.key.trial)
             if key in keys:
                 out[key] = record
@@ -206,8 +211,10 @@ def _records(run: Run, keys: set[EpisodeId]) -> dict[EpisodeId, EpisodeRecord]:
 
 
 def _verdicts(run: Run) -> dict[str, Any]:
-    path = run.path / "judgments.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    from tooltune.bench.run import JUDGMENTS, read_judgments
+
+    path = run.path / JUDGMENTS
+    return read_judgments(path) if path.exists() else {}
 
 
 def _trajectories(comparison: Comparison) -> str:
@@ -304,7 +311,5 @@ def render_comparison(comparison: Comparison) -> str:
 def write_comparison_report(comparison: Comparison, out_dir: Path) -> Path:
     """Write compare.html into `out_dir` (atomically) and return its path."""
     path = out_dir / "compare.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_comparison(comparison), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, render_comparison(comparison))
     return path

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from tooltune.bench.strategies import DEFAULT_MAX_TURNS, STRATEGIES
 from tooltune.bench.toolbox import SETTINGS
+from tooltune.errors import UsageError
 from tooltune.models.dtype import DTYPE_NAMES
 from tooltune.models.types import TOOL_CHOICE_MODES, is_function_name
 
@@ -16,7 +19,7 @@ EPISODE_FIELDS = ("model", "adapter", "suite", "strategies", "settings", "trials
                   "tool_choice", "answer_on_last_turn")
 
 
-class RunConfigError(ValueError):
+class RunConfigError(UsageError):
     """A run option is invalid; the message names the option."""
 
 
@@ -43,11 +46,17 @@ class RunConfig:
     concurrency: int = 8
     batch_size: int = 8
     dtype: str = "auto"
+    allow_insecure_key: bool = False  # send the API key over plain http to a non-loopback host
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
+        hints = typing.get_type_hints(RunConfig)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not _has_type(value, hints[f.name]):
+                raise RunConfigError(f"{f.name}: expected {_type_name(hints[f.name])}, got {value!r}"[:300])
         bad = [s for s in self.strategies if s not in STRATEGIES]
         if not self.strategies or bad:
             raise RunConfigError(f"strategies: choose from {sorted(STRATEGIES)}, got {self.strategies}")
@@ -63,6 +72,13 @@ class RunConfig:
             raise RunConfigError(f"temperature must be in [0, 5], got {self.temperature}")
         if not self.model:
             raise RunConfigError("model: a model spec is required")
+        if self.model.startswith("openai:"):
+            from tooltune.models.openai_http import url_credentials
+
+            credentials = url_credentials(self.model.removeprefix("openai:").rpartition("#")[0])
+            if credentials:
+                raise RunConfigError(f"model: the URL carries credentials ({', '.join(credentials)}) and would be "
+                                     "saved in config.json and the report; give the key in $OPENAI_API_KEY instead")
         if not isinstance(self.tool_choice, str) or not (
                 self.tool_choice in TOOL_CHOICE_MODES or is_function_name(self.tool_choice)):
             raise RunConfigError(f"tool_choice: choose from {list(TOOL_CHOICE_MODES)} or a function name "
@@ -74,14 +90,39 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        if not isinstance(data, dict):
+            raise RunConfigError(f"expected an object of run options, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise RunConfigError(f"unknown run config field(s) {unknown}")
+        missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+                   and f.name not in data]
+        if missing:
+            raise RunConfigError(f"missing run config field(s) {missing}")
         return cls(**data)
 
-    def mismatch(self, other: "RunConfig") -> list[str]:
+    def mismatch(self, other: RunConfig) -> list[str]:
         """Episode-defining fields that differ (a resume must not change them)."""
         return [f"{n}: {getattr(other, n)!r} -> {getattr(self, n)!r}" for n in EPISODE_FIELDS
                 if getattr(self, n) != getattr(other, n)]
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether a config value (as read from JSON) has the field's declared type; ints count as floats."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_has_type(value, option) for option in typing.get_args(hint))
+    if typing.get_origin(hint) is list:
+        return isinstance(value, list) and all(_has_type(item, typing.get_args(hint)[0]) for item in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")

@@ -10,6 +10,7 @@ from typing import Any
 
 from tooltune.bench.config import RunConfig
 from tooltune.bench.episode import EpisodeRecord
+from tooltune.bench.rundir import atomic_write_text
 from tooltune.bench.scores import CHECK_DIMENSIONS, DIAGNOSTICS, JUDGE_DIMENSIONS, case_rows
 from tooltune.bench.svg import bar_chart, line_chart
 
@@ -187,7 +188,5 @@ def write_report(run_dir: Path, config: RunConfig, summary: dict[str, Any], rows
                  records: Sequence[EpisodeRecord], verdicts: dict[str, Any]) -> Path:
     """Write report.html into the run directory (atomically) and return its path."""
     path = run_dir / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_report(config, summary, rows, records, verdicts), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, render_report(config, summary, rows, records, verdicts))
     return path

@@ -49,6 +49,12 @@ def sandbox_harness(suite: Any) -> Harness:
     )
 
 
+def run_cases(suite: Any, config: RunConfig) -> list[Any]:
+    """The suite's cases that the run covers; a `SelectionError` names what the suite lacks."""
+    return select_cases(suite.cases, case_ids=config.cases, users=config.users, apps=config.apps, limit=config.limit,
+                        seed=config.seed)
+
+
 def plan_episodes(cases: Sequence[Any], config: RunConfig) -> list[EpisodeKey]:
     """All episode keys of a run, in a stable order."""
     return [EpisodeKey(c.id, s, t, trial) for c in cases for s in config.strategies for t in config.settings
@@ -97,9 +103,7 @@ class Runner:
                                            tool_choice=config.tool_choice,
                                            answer_on_last_turn=config.answer_on_last_turn)
                            for n in config.strategies}
-        self.cases = {c.id: c for c in select_cases(
-            suite.cases, case_ids=config.cases, users=config.users, apps=config.apps, limit=config.limit,
-            seed=config.seed)}
+        self.cases = {c.id: c for c in run_cases(suite, config)}
         self.episodes = plan_episodes(list(self.cases.values()), config)
         self.generation = GenerationConfig(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                                            seed=config.seed)
@@ -231,11 +235,14 @@ class Runner:
 
     # -- HTTP backends: many episodes in flight -----------------------------------------------
     async def _run_async(self, todo: list[EpisodeKey], bar: tqdm, counts: dict[str, int]) -> None:
-        limit = asyncio.Semaphore(self.config.concurrency)
+        # `concurrency` bounds the requests in flight. Twice as many episodes are live, so that a freed request
+        # slot finds an episode ready to send instead of waiting while a world opens or an episode is checked.
+        requests = asyncio.Semaphore(self.config.concurrency)
+        episodes = asyncio.Semaphore(2 * self.config.concurrency)
         finished: asyncio.Queue[EpisodeRecord | None] = asyncio.Queue()
 
         async def one(key: EpisodeKey) -> None:
-            async with limit:
+            async with episodes:
                 live: _Live | None = None
                 try:
                     # opening a world and checking its end state block: keep them off the event loop
@@ -244,8 +251,9 @@ class Runner:
                     while not live.state.finished:
                         request = live.strategy.request(live.state)
                         seeded = replace(config, seed=derived_seed(config.seed, key.id, live.state.turn))
-                        answer = await self.model.achat(request.messages, request.tools, seeded,
-                                                        **request.chat_options())
+                        async with requests:
+                            answer = await self.model.achat(request.messages, request.tools, seeded,
+                                                            **request.chat_options())
                         live.strategy.advance(live.state, answer)
                     finished.put_nowait(await asyncio.to_thread(self._complete, live))
                 except Exception:

@@ -14,9 +14,10 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tooltune.bench.episode import EpisodeRecord
+from tooltune.bench.rundir import atomic_write, atomic_write_text
 from tooltune.bench.stats import mean_se, pass_hat_k_curve
 
 CHECK_DIMENSIONS = ("checks", "checks_personal", "checks_proactive", "success")
@@ -130,20 +131,18 @@ def _csv_value(value: Any) -> Any:
 
 def write_table(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     """A CSV of flat rows (columns from the first row), written atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="") as handle:
+    def write(handle: IO[str]) -> None:
         if rows:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows({k: _csv_value(v) for k, v in row.items()} for row in rows)
-    tmp.replace(path)
+
+    atomic_write(path, write, newline="")
 
 
 def write_json(path: Path, data: Any) -> None:
     """JSON written to a temporary file then renamed, so a reader never sees half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def dimension_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -188,6 +187,10 @@ def summary_text(summary: dict[str, Any]) -> str:
             cells.append(f"{stat['mean']:>8.3f} ±{stat['se']:>6.3f}" if stat else f"{'-':>16}")
         passk = " ".join(f"{k}:{v:.2f}" for k, v in overall["pass_hat_k"].items())
         lines.append(f"{group:<18} {overall['cases']:>5} " + " ".join(cells) + f"  {passk}")
+    if summary.get("judge_failures"):
+        lines.append(f"{summary['judge_failures']} episodes got no judge verdict; first problem: "
+                     f"{summary.get('judge_error', '')}")
     if summary.get("unjudged_keypoints"):
-        lines.append(f"{summary['unjudged_keypoints']} free-text key-point results unjudged (no judge configured)")
+        reason = "no judge verdict" if summary.get("judge_failures") else "no judge configured"
+        lines.append(f"{summary['unjudged_keypoints']} free-text key-point results unjudged ({reason})")
     return "\n".join(lines)

@@ -6,8 +6,10 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from tooltune.errors import UsageError
 
-class SelectionError(ValueError):
+
+class SelectionError(UsageError):
     """A selection names users, apps or cases the suite does not have."""
 
 
@@ -37,6 +39,8 @@ def select_cases(
         and (not users or c.user.id in users)
         and (not apps or set(apps) & set(c.instruction.apps))
     ]
+    if not chosen:
+        raise SelectionError(f"no case has all of cases={list(case_ids)} users={list(users)} apps={list(apps)}")
     if limit is not None:
         if limit < 1:
             raise SelectionError(f"limit must be >= 1, got {limit}")

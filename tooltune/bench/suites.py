@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tooltune.errors import UsageError
 
-class SuiteSpecError(ValueError):
+
+class SuiteSpecError(UsageError):
     """The --suite value is not a known suite spec."""
 
 

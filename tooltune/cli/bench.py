@@ -17,11 +17,8 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
-def _judges(specs: list[str] | None) -> list:
-    from tooltune.bench.judge import LLMJudge
-    from tooltune.models.registry import load_model
-
-    return [LLMJudge(load_model(spec), name=spec) for spec in _split(specs)]
+INSECURE_KEY_HELP = ("Send $OPENAI_API_KEY even over plain http to a host other than this machine (by default it "
+                     "goes only over https or to localhost).")
 
 
 @app.command()
@@ -41,7 +38,7 @@ def run(
     temperature: float = typer.Option(0.0, help="Sampling temperature of the agent (0 = greedy)."),
     max_new_tokens: int = typer.Option(256, help="Tokens per model turn."),
     no_profile: bool = typer.Option(False, "--no-profile", help="Leave the user profile out of the prompt."),
-    concurrency: int = typer.Option(8, help="Episodes in flight for HTTP backends."),
+    concurrency: int = typer.Option(8, help="Requests in flight for HTTP backends."),
     batch_size: int = typer.Option(8, help="Episodes advanced per batched generate for local models."),
     tool_choice: str = typer.Option(
         "auto", "--tool-choice",
@@ -57,34 +54,36 @@ def run(
     judge: list[str] | None = typer.Option(None, "--judge", help="LLM judge model spec (repeat to vote)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/bench-<time>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, redoing unfinished episodes."),
+    allow_insecure_key: bool = typer.Option(False, "--allow-insecure-key", help=INSECURE_KEY_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Evaluate a model as a personal tool-using agent; writes scores and an HTML report."""
-    from tooltune.bench.config import RunConfig, RunConfigError
-    from tooltune.bench.run import run_benchmark
+    from tooltune.bench.config import RunConfig
+    from tooltune.bench.run import RunFailedError, first_error, load_judges, run_benchmark
     from tooltune.bench.scores import summary_text
 
     if resume and out is None:
         raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--resume")
     if suite.startswith("etapp:"):  # stored resolved, so `bench judge/report` work from any directory
         suite = "etapp:" + str(Path(suite.removeprefix("etapp:")).expanduser().resolve())
-    try:
-        config = RunConfig(
-            model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting),
-            trials=trials, max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps),
-            cases=_split(cases), temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
-            concurrency=concurrency, batch_size=batch_size, dtype=dtype, tool_choice=tool_choice,
-            answer_on_last_turn=not no_final_answer)
-    except RunConfigError as error:
-        raise typer.BadParameter(str(error)) from None
+    config = RunConfig(
+        model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting),
+        trials=trials, max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps),
+        cases=_split(cases), temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
+        concurrency=concurrency, batch_size=batch_size, dtype=dtype, tool_choice=tool_choice,
+        answer_on_last_turn=not no_final_answer, allow_insecure_key=allow_insecure_key)
     run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
-    result = run_benchmark(config, run_dir, resume=resume, judges=_judges(judge), progress=not quiet)
+    judges = load_judges(_split(judge), allow_insecure_key)
+    result = run_benchmark(config, run_dir, resume=resume, judges=judges, progress=not quiet)
     typer.echo(f"episodes: {result.counts}")
     if result.counts["failed"]:
-        first = next(iter(result.failures.values())).strip().splitlines()[-1]
-        typer.echo(f"{result.counts['failed']} episodes failed (rerun with --resume to retry); first error: {first}")
+        typer.echo(f"{result.counts['failed']} episodes failed (rerun with --resume to retry); "
+                   f"first error: {first_error(result.failures)}")
     typer.echo(summary_text(result.summary))
     typer.echo(f"report: {result.report.resolve()}")
+    problem = result.problem()
+    if problem:
+        raise RunFailedError(problem)
 
 
 @app.command("judge")
@@ -92,17 +91,22 @@ def judge_command(
     run_dir: Path = typer.Argument(..., help="A run directory written by `tooltune bench run`."),
     judge: list[str] | None = typer.Option(None, "--judge", help="LLM judge model spec (repeat to vote)."),
     replay: bool = typer.Option(False, "--replay", help="Also recompute deterministic checks by replaying calls."),
+    allow_insecure_key: bool = typer.Option(False, "--allow-insecure-key", help=INSECURE_KEY_HELP),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Re-score a saved run without calling the agent model (LLM judges are cached)."""
-    from tooltune.bench.run import rescore_run
+    from tooltune.bench.run import RunFailedError, judge_problem, load_judges, rescore_run
     from tooltune.bench.scores import summary_text
 
     if not judge and not replay:
         raise typer.BadParameter("give --judge MODEL (repeatable) and/or --replay", param_hint="--judge")
-    summary, report = rescore_run(run_dir, judges=_judges(judge), replay=replay, progress=not quiet)
+    judges = load_judges(_split(judge), allow_insecure_key)
+    summary, report = rescore_run(run_dir, judges=judges, replay=replay, progress=not quiet)
     typer.echo(summary_text(summary))
     typer.echo(f"report: {report.resolve()}")
+    problem = judge_problem(summary)
+    if problem:
+        raise RunFailedError(problem)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from tooltune.bench.episode import EpisodeRecord
 from tooltune.bench.judge.llm import JudgeCase, JudgeFailed, LLMJudge, cache_key, trajectory_hash
 from tooltune.bench.judge.vote import combine
 from tooltune.bench.store import RunStore
+from tooltune.models.base import ModelError
 
 
 def judge_run(
@@ -22,7 +23,11 @@ def judge_run(
     concurrency: int = 8,
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Episode id -> combined verdict (or {"error": ...} when no judge produced a valid one)."""
+    """Episode id -> combined verdict (or {"error": ...} when no judge produced a valid one).
+
+    A judge whose model fails (unreachable after its retries) is not asked again in this run: its remaining
+    episodes get the same failure at once, and `bench judge` retries them later (failures are not cached).
+    """
     if not judges:
         raise ValueError("judges: at least one judge is needed")
     names = [j.name for j in judges]
@@ -42,6 +47,10 @@ def judge_run(
             todo.append((record, judge, traj, key))
 
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="judging", unit="verdict", disable=not progress)
+    broken: dict[str, Exception] = {}  # judge name -> why its model failed
+
+    def failure(judge: LLMJudge, error: Exception) -> Exception:
+        return broken.setdefault(judge.name, error) if isinstance(error, ModelError) else error
 
     def settle(record: EpisodeRecord, judge: LLMJudge, traj: str, key: str, verdict: dict | Exception) -> None:
         if isinstance(verdict, Exception):
@@ -56,10 +65,12 @@ def judge_run(
 
         async def one(record: EpisodeRecord, judge: LLMJudge, traj: str, key: str) -> None:
             async with limit:
-                try:
-                    verdict: dict | Exception = await judge.averdict(case_of(record.key.case_id), record.trajectory)
-                except JudgeFailed as error:
-                    verdict = error
+                verdict: dict | Exception | None = broken.get(judge.name)
+                if verdict is None:
+                    try:
+                        verdict = await judge.averdict(case_of(record.key.case_id), record.trajectory)
+                    except (JudgeFailed, ModelError) as error:
+                        verdict = failure(judge, error)
                 settle(record, judge, traj, key, verdict)
 
         await asyncio.gather(*(one(*job) for job in todo if job[1].asynchronous))
@@ -68,10 +79,12 @@ def judge_run(
         if any(job[1].asynchronous for job in todo):
             asyncio.run(run_async())
         for record, judge, traj, key in (job for job in todo if not job[1].asynchronous):
-            try:
-                verdict: dict | Exception = judge.verdict(case_of(record.key.case_id), record.trajectory)
-            except JudgeFailed as error:
-                verdict = error
+            verdict: dict | Exception | None = broken.get(judge.name)
+            if verdict is None:
+                try:
+                    verdict = judge.verdict(case_of(record.key.case_id), record.trajectory)
+                except (JudgeFailed, ModelError) as error:
+                    verdict = failure(judge, error)
             settle(record, judge, traj, key, verdict)
     finally:
         bar.close()

@@ -1,0 +1,95 @@
+"""A run directory's guards: one writer at a time (a lock file), atomic writes, and what may be written where.
+
+Every writer (`bench run`, `bench judge`, `bench report`) holds an exclusive `fcntl.flock` on `.lock` inside
+the run directory for as long as it writes; a second writer gets a `RunLockedError` at once. Files that
+resume or re-scoring read are replaced atomically: written to a unique temporary name, then `os.replace`d.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from tooltune.bench.store import RunStoreError
+
+CONFIG_NAME = "config.json"
+LOCK_NAME = ".lock"
+
+
+class RunLockedError(RunStoreError):
+    """Another process is writing to the run directory."""
+
+
+def atomic_write(path: Path, write: Callable[[IO[str]], None], *, newline: str | None = None) -> None:
+    """Write `path` through `write(handle)` into a unique temporary file beside it, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda handle: handle.write(text))
+
+
+def holds_nothing(run_dir: Path) -> bool:
+    """True for a missing directory or one holding nothing but a lock file (a start-up that was cut short)."""
+    return not run_dir.exists() or all(p.name == LOCK_NAME for p in run_dir.iterdir())
+
+
+class RunLock:
+    """Exclusive lock of a run directory (created if missing); `discard()` undoes a start-up that failed."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / LOCK_NAME
+        self._created_dir = False
+        self._handle: IO[str] | None = None
+
+    def __enter__(self) -> RunLock:
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise RunStoreError(f"{self.run_dir} is a file, not a run directory")
+        try:
+            self._created_dir = not self.run_dir.exists()
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+", encoding="utf-8")
+        except OSError as error:
+            raise RunStoreError(f"{self.run_dir}: cannot create the run directory ({error.strerror or error})"
+                                ) from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunLockedError(f"{self.run_dir} is in use by another tooltune process (pid {holder}); "
+                                 "wait for it to finish or choose another directory") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def discard(self) -> None:
+        """Remove the lock file, and the directory when this lock created it and nothing else was written."""
+        self.path.unlink(missing_ok=True)
+        if self._created_dir and holds_nothing(self.run_dir):
+            self.run_dir.rmdir()
+            self._created_dir = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
