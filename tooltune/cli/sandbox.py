@@ -55,7 +55,16 @@ def list_cases(
 ) -> None:
     """List case ids with their queries (or the instructions and their key points)."""
     from tooltune.sandbox.cases import load_cases, load_instructions
+    from tooltune.sandbox.users import get_user
 
+    if user and not instructions:
+        try:
+            user = get_user(user).id
+        except KeyError as error:
+            raise typer.BadParameter(str(error.args[0]), param_hint="--user") from None
+    known_apps = sorted({ins.apps[0] for ins in load_instructions()})
+    if app_name and app_name not in known_apps:
+        raise typer.BadParameter(f"no app {app_name!r}; known apps: {known_apps}", param_hint="--app")
     if instructions:
         for ins in load_instructions():
             if app_name and ins.apps[0] != app_name:
@@ -96,4 +105,6 @@ def export_sft_command(
                            progress=lambda cases: tqdm(cases, desc="gold episodes", unit="case"))
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+    except OSError as error:
+        raise typer.BadParameter(f"cannot write {out}: {error.strerror or error}", param_hint="OUT") from None
     typer.echo(f"wrote {count} trajectories to {out}")
