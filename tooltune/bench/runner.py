@@ -13,7 +13,7 @@ import traceback
 import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, is_dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 from tqdm import tqdm
@@ -62,7 +62,8 @@ def plan_episodes(cases: Sequence[Any], config: RunConfig) -> list[EpisodeKey]:
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
-    return asdict(item) if is_dataclass(item) else dict(item)
+    """A checker result as a new flat dict (its fields are plain values: no deep copy needed)."""
+    return {f.name: getattr(item, f.name) for f in fields(item)} if is_dataclass(item) else dict(item)
 
 
 def keypoint_checks(case: Any, results: Sequence[Any]) -> list[dict[str, Any]]:
