@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from tests.train.tiny import tiny_tokenizer
 from tooltune.methods.agent_recipe import AgentRecipeConfig, RecipeError, check_recipe_dir, recipe_split
+from tooltune.train.settings import RunDirError
 from tooltune.sandbox.suite import builtin_suite
 
 
@@ -45,15 +47,28 @@ def test_split_subsets_are_seeded_and_stay_on_their_side(cases) -> None:
 
 def test_recipe_dir_refuses_other_settings_and_foreign_directories(tmp_path) -> None:
     config = AgentRecipeConfig(train_cases=8)
-    (tmp_path / "recipe.json").write_text(config.model_dump_json())
-    check_recipe_dir(tmp_path, config)  # same settings: resume
-    with pytest.raises(RecipeError, match="train_cases: 8 -> 9"):
-        check_recipe_dir(tmp_path, AgentRecipeConfig(train_cases=9))
+    run = tmp_path / "run"
+    assert not check_recipe_dir(run, config)  # nothing there: a fresh recipe
+    run.mkdir()
+    (run / "recipe.json").write_text(config.model_dump_json())
+    assert not check_recipe_dir(run, AgentRecipeConfig(train_cases=9))  # no results yet: nothing to lose
+    (run / "train.jsonl").write_text("{}\n")
+    assert check_recipe_dir(run, config)  # same settings: resume
+    with pytest.raises(RunDirError, match="train_cases: 8 -> 9"):
+        check_recipe_dir(run, AgentRecipeConfig(train_cases=9))
+    assert not check_recipe_dir(run, AgentRecipeConfig(train_cases=9), overwrite=True)
     foreign = tmp_path / "other"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(RecipeError, match="not empty"):
+    with pytest.raises(RunDirError, match="without recipe.json"):
         check_recipe_dir(foreign, config)
+
+
+@pytest.mark.parametrize("field, value", [("dtype", "float16"), ("strategies", ["fc", "cot"]), ("strategies", []),
+                                          ("tool_choice", "no spaces"), ("seed", -1), ("seed", 2**40)])
+def test_recipe_settings_are_validated_before_anything_runs(field, value) -> None:
+    with pytest.raises(ValidationError, match=field):
+        AgentRecipeConfig(**{field: value})
 
 
 @pytest.fixture()
@@ -93,3 +108,16 @@ def test_recipe_end_to_end_on_a_tiny_checkpoint(checkpoint, tmp_path) -> None:
     # a rerun resumes: nothing is trained or run again, the same comparison comes back
     again = run_agent_recipe(config, out, progress=False, log=lambda _: None)
     assert again.comparison["dimensions"] == result.comparison["dimensions"]
+
+
+@pytest.mark.parametrize("argv, option", [(["--dtype", "float16"], "--dtype"), (["--strategy", "cot"], "--strategy"),
+                                          (["--seed", "-3"], "--seed"), (["--tool-choice", "a b"], "--tool-choice")])
+def test_cli_names_the_bad_option_in_one_line_before_anything_is_written(tmp_path, capsys, argv, option) -> None:
+    from tooltune.cli import main
+
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "agent", "--out", str(out), *argv])
+    error = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and error.startswith(f"error: {option}:") and "\n" not in error
+    assert not out.exists()

@@ -43,6 +43,7 @@ def agent(
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1),
     eval_batch_size: int = typer.Option(16, "--eval-batch-size", min=1),
     seed: int = typer.Option(0, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start afresh in an --out holding another recipe."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Train a personal tool agent on the sandbox's gold trajectories and compare it with the base model on
@@ -54,7 +55,9 @@ def agent(
 
     from tooltune.bench.compare import CompareError, comparison_text
     from tooltune.bench.config import RunConfigError
-    from tooltune.methods.agent_recipe import AgentRecipeConfig, RecipeError, run_agent_recipe
+    from tooltune.errors import TooltuneError, one_line
+    from tooltune.methods.agent_recipe import AgentRecipeConfig, run_agent_recipe
+    from tooltune.train.settings import settings_error
 
     try:
         config = AgentRecipeConfig(
@@ -66,18 +69,23 @@ def agent(
             answer_on_last_turn=not no_final_answer, max_turns=max_turns, max_new_tokens=max_new_tokens,
             eval_batch_size=eval_batch_size, seed=seed)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise typer.BadParameter(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        raise settings_error(exc, {**{f: "--" + f.replace("_", "-") for f in AgentRecipeConfig.model_fields},
+                                   **OPTIONS}) from None
     try:
-        result = run_agent_recipe(config, out, progress=not quiet, log=typer.echo)
-    except (RecipeError, RunConfigError, CompareError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        result = run_agent_recipe(config, out, progress=not quiet, log=typer.echo, overwrite=overwrite)
+    except (TooltuneError, RunConfigError, CompareError) as exc:
+        typer.echo(f"error: {one_line(exc)}", err=True)
+        raise typer.Exit(getattr(exc, "exit_code", 2)) from None
     typer.echo(comparison_text(result.comparison))
     typer.echo(f"model card: {result.card.resolve()}")
     if result.adapter:
         typer.echo(f"adapter: {Path(result.adapter).resolve()}")
     typer.echo(f"report: {result.report.resolve()}")
+
+
+OPTIONS = {"learning_rate": "--lr", "full_learning_rate": "--full-lr", "lora_r": "--lora-rank",
+           "strategies": "--strategy", "answer_on_last_turn": "--no-final-answer"}
+"""Recipe fields whose option is not the field name with dashes (the others are)."""
 
 
 def register(app: typer.Typer) -> None:

@@ -25,16 +25,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tooltune.bench.strategies import STRATEGIES
+from tooltune.errors import UsageError
+from tooltune.models.dtype import DTYPE_NAMES
+from tooltune.models.types import TOOL_CHOICE_MODES, is_function_name
 from tooltune.sandbox.cases import Case
 from tooltune.sandbox.export import split_cases
+from tooltune.train.settings import SEED_MAX, begin_run, check_run_dir
+
+RECIPE_FILE = "recipe.json"
+RECIPE_HINT = "rerun with the same settings to resume, choose another --out, or add --overwrite to start afresh"
 
 RECIPE_METHODS = ("lora", "full", "citi")
 RecipeMethod = Literal["lora", "full", "citi"]
 
 
-class RecipeError(ValueError):
+class RecipeError(UsageError):
     """The recipe cannot run as asked (bad settings, a directory holding another recipe's results)."""
 
 
@@ -66,7 +74,29 @@ class AgentRecipeConfig(BaseModel):
     max_turns: int = Field(8, ge=1)
     max_new_tokens: int = Field(160, ge=1)
     eval_batch_size: int = Field(16, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str) -> str:
+        if value not in DTYPE_NAMES:
+            raise ValueError(f"choose from {list(DTYPE_NAMES)}, got {value!r}")
+        return value
+
+    @field_validator("strategies")
+    @classmethod
+    def _known_strategies(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in STRATEGIES]
+        if not value or unknown:
+            raise ValueError(f"choose from {sorted(STRATEGIES)}, got {value}")
+        return value
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _valid_tool_choice(cls, value: str) -> str:
+        if value not in TOOL_CHOICE_MODES and not is_function_name(value):
+            raise ValueError(f"choose from {list(TOOL_CHOICE_MODES)} or a function name, got {value!r}")
+        return value
 
 
 @dataclass
@@ -109,20 +139,10 @@ def _sample(cases: list[Case], limit: int | None, seed: int) -> list[Case]:
     return [c for i, c in enumerate(cases) if i in keep]
 
 
-def check_recipe_dir(out: Path, config: AgentRecipeConfig) -> None:
-    """Refuse to reuse a directory whose stored recipe differs (its results would not be this recipe's)."""
-    saved = out / "recipe.json"
-    if saved.is_file():
-        try:
-            previous = json.loads(saved.read_text())
-        except json.JSONDecodeError as exc:
-            raise RecipeError(f"{saved} is unreadable ({exc.msg}); remove it or choose another --out") from exc
-        changed = [f"{k}: {previous.get(k)!r} -> {v!r}" for k, v in config.model_dump().items() if previous.get(k) != v]
-        if changed:
-            raise RecipeError(f"{out} holds a recipe with other settings ({'; '.join(changed)}); "
-                              "choose another --out or rerun with the same settings to resume")
-    elif out.is_dir() and any(out.iterdir()):
-        raise RecipeError(f"{out} is not empty and holds no recipe.json; choose another --out")
+def check_recipe_dir(out: Path, config: AgentRecipeConfig, overwrite: bool = False) -> bool:
+    """True when `out` holds this recipe to resume; RunDirError when it holds another recipe's results or
+    files of something else (`overwrite` removes them instead, in `begin_run`)."""
+    return check_run_dir(out, config.model_dump(), settings_file=RECIPE_FILE, overwrite=overwrite, hint=RECIPE_HINT)
 
 
 def train_agent(config: AgentRecipeConfig, examples: list[dict[str, Any]], out: Path) -> tuple[str, str | None, dict]:
@@ -182,16 +202,17 @@ class RecipeResult:
 
 
 def run_agent_recipe(config: AgentRecipeConfig, out: str | Path, *, progress: bool = True,
-                     log: Any = print) -> RecipeResult:
-    """Split, export the gold trajectories, train, benchmark base and tuned, compare, write the model card."""
+                     log: Any = print, overwrite: bool = False) -> RecipeResult:
+    """Split, export the gold trajectories, train, benchmark base and tuned, compare, write the model card.
+    A rerun with the same settings resumes; `overwrite` starts afresh in a directory of other settings."""
     from tooltune.bench.compare import compare_runs, write_comparison
     from tooltune.sandbox.export import sft_records
     from tooltune.sandbox.suite import builtin_suite
 
     out = Path(out)
-    check_recipe_dir(out, config)
+    check_recipe_dir(out, config, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.json").write_text(config.model_dump_json(indent=1) + "\n")
+    begin_run(out, config.model_dump(), settings_file=RECIPE_FILE, overwrite=overwrite)
     suite = builtin_suite()
     split = recipe_split(suite.cases, config)
     (out / "split.json").write_text(json.dumps(split.to_dict(), indent=1) + "\n")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 
+from tooltune.errors import RunFailure
 from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolChoice, ToolSchema
 
 
-class ModelError(RuntimeError):
+class ModelError(RunFailure):
     """A backend could not produce an answer (server unreachable after retries, missing weights...)."""
 
 
