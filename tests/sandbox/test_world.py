@@ -36,6 +36,20 @@ def test_diff_reports_inserts_updates_deletes(world) -> None:
     assert set(diff) == {"alarms", "events", "thermostat"}
 
 
+def test_diff_skips_the_snapshot_only_when_nothing_was_written(world, monkeypatch) -> None:
+    import tooltune.sandbox.world as world_module
+
+    taken = []
+    real = world_module.snapshot
+    monkeypatch.setattr(world_module, "snapshot", lambda *a, **k: taken.append(1) or real(*a, **k))
+    world.call("get_today_weather", {})  # reads only
+    assert world.diff() == {} and taken == []
+    world.call("add_alarm", {"alarm_time": "2024-09-06 13:00:00", "message": "lunch"})
+    assert world.diff()["alarms"]["inserted"][0]["message"] == "lunch" and taken == [1]
+    world.db.execute("DELETE FROM alarms WHERE message = 'lunch'")  # written, then undone: compared, no change
+    assert world.diff() == {} and taken == [1, 1]
+
+
 def test_worlds_of_different_users_differ(suite) -> None:
     a = suite.open_world(suite.case("music-play-01@maya_chen"))
     b = suite.open_world(suite.case("music-play-01@robert_fields"))

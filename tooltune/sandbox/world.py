@@ -66,6 +66,7 @@ class World:
         self.tools: dict[str, Tool] = {t.name: t for t in functional + retrieval_tools()}
         self.db = copy_database(template)
         self._start = start if start is not None else snapshot(self.db)
+        self._changes_at_start = self.db.total_changes  # rows written on this connection so far
         if ranker is None:
             from tooltune.sandbox.retrieval import default_ranker
 
@@ -137,6 +138,8 @@ class World:
 
     def diff(self, tables: Sequence[str] | None = None) -> dict[str, dict[str, list]]:
         """Rows inserted/deleted/updated per user table (only `tables`, when given) since the episode started."""
+        if self.db.total_changes == self._changes_at_start:  # nothing written: no snapshot to compare
+            return {}
         if tables is None:
             return diff_snapshots(self._start, snapshot(self.db, USER_TABLES))
         return diff_snapshots({t: self._start.get(t, {}) for t in tables}, snapshot(self.db, tables))
