@@ -49,6 +49,11 @@ _SECRET_PARAMETER = re.compile(r"key|token|secret|passw|signature|^sig$|auth|cre
 _TOOL_REJECTION_STATUSES = frozenset({400, 404, 422, 500, 501})
 
 
+# every connection in flight stays open for the next request (httpx keeps only 20 by default: with more
+# episodes in flight than that, each request beyond them would open a new connection)
+KEEP_ALL_ALIVE = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+
+
 @dataclass
 class RetryPolicy:
     """How hard to try: attempts = retries + 1; delay = min(cap, base * 2**attempt) * jitter in [0.5, 1.5)."""
@@ -124,7 +129,7 @@ class OpenAIChatModel(ChatModel):
     ) -> AssistantMessage:
         choice = normalize_tool_choice(tool_choice, tool_names(tools))
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, headers=self._headers)
+            self._client = httpx.Client(timeout=self.timeout, headers=self._headers, limits=KEEP_ALL_ALIVE)
         try:
             try:
                 return self._parse(self._send_sync(self._body(messages, tools, config, choice)), tools, choice)
@@ -190,7 +195,8 @@ class OpenAIChatModel(ChatModel):
     def _async_client(self) -> httpx.AsyncClient:
         loop_id = id(asyncio.get_running_loop())
         if loop_id not in self._async_clients:
-            self._async_clients = {loop_id: httpx.AsyncClient(timeout=self.timeout, headers=self._headers)}
+            self._async_clients = {loop_id: httpx.AsyncClient(timeout=self.timeout, headers=self._headers,
+                                                                limits=KEEP_ALL_ALIVE)}
         return self._async_clients[loop_id]
 
     def _give_up_if_last(self, attempt: int, exc: Exception) -> None:
