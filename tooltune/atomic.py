@@ -1,5 +1,5 @@
-"""Files a resumed run trusts (stage markers, stage weights, results, score rows, settings) are written whole
-or not at all: into a temporary file with a unique name beside the target, then renamed over it.
+"""Files a resumed run trusts (stage markers, stage weights, results, score rows, settings, a benchmark's
+scores and reports) are written whole or not at all: into a temporary file with a unique name beside the target, then renamed over it.
 
 A reader that still finds a half-written file (a crash of an older version, a disk filled up, an edit by
 hand) gets None from `read_json_object`, and treats the step it marks as not done.
@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 
 @contextmanager
@@ -38,6 +38,15 @@ def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     with replacing(path) as temporary:
         write(temporary)
     return Path(path)
+
+
+def write_stream_atomic(path: str | Path, write: Callable[[IO[str]], Any], newline: str | None = None) -> Path:
+    """Call `write(handle)` on a UTF-8 text handle (`newline` as for `open`), then move the file over `path`."""
+    def fill(temporary: Path) -> None:
+        with open(temporary, "w", encoding="utf-8", newline=newline) as handle:
+            write(handle)
+
+    return write_atomic(path, fill)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tooltune.errors import UsageError
-from tooltune.train.atomic import read_json_lines, read_json_object, write_json_atomic, write_text_atomic
+from tooltune.atomic import read_json_lines, read_json_object, write_json_atomic, write_text_atomic
 from tooltune.train.settings import (
     RunDirError,
     begin_run,

@@ -17,7 +17,7 @@ from typing import Any
 from tooltune.bench.compare import CompareError, Comparison, EpisodeId, Run
 from tooltune.bench.episode import EpisodeRecord
 from tooltune.bench.report import CSS, _episode_html
-from tooltune.bench.rundir import atomic_write_text
+from tooltune.atomic import write_text_atomic
 from tooltune.bench.svg import bar_chart
 
 MAX_CASES = 300  # cases whose trajectories are shown (largest differences first)
@@ -311,5 +311,5 @@ def render_comparison(comparison: Comparison) -> str:
 def write_comparison_report(comparison: Comparison, out_dir: Path) -> Path:
     """Write compare.html into `out_dir` (atomically) and return its path."""
     path = out_dir / "compare.html"
-    atomic_write_text(path, render_comparison(comparison))
+    write_text_atomic(path, render_comparison(comparison))
     return path

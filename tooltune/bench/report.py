@@ -10,7 +10,7 @@ from typing import Any
 
 from tooltune.bench.config import RunConfig
 from tooltune.bench.episode import EpisodeRecord
-from tooltune.bench.rundir import atomic_write_text
+from tooltune.atomic import write_text_atomic
 from tooltune.bench.scores import CHECK_DIMENSIONS, DIAGNOSTICS, JUDGE_DIMENSIONS, case_rows
 from tooltune.bench.svg import bar_chart, line_chart
 
@@ -188,5 +188,5 @@ def write_report(run_dir: Path, config: RunConfig, summary: dict[str, Any], rows
                  records: Sequence[EpisodeRecord], verdicts: dict[str, Any]) -> Path:
     """Write report.html into the run directory (atomically) and return its path."""
     path = run_dir / "report.html"
-    atomic_write_text(path, render_report(config, summary, rows, records, verdicts))
+    write_text_atomic(path, render_report(config, summary, rows, records, verdicts))
     return path

@@ -18,7 +18,8 @@ from typing import Any
 from tooltune.bench.config import RunConfig, RunConfigError
 from tooltune.bench.episode import EpisodeKey
 from tooltune.bench.judge import LLMJudge, judge_case, judge_run, recheck
-from tooltune.bench.rundir import CONFIG_NAME, RunLock, atomic_write, holds_nothing
+from tooltune.atomic import write_stream_atomic
+from tooltune.bench.rundir import CONFIG_NAME, RunLock, holds_nothing
 from tooltune.bench.runner import Harness, Runner, keypoint_checks, run_cases, sandbox_harness
 from tooltune.bench.scores import JUDGE_DIMENSIONS, episode_row, write_json, write_scores
 from tooltune.bench.store import DB_NAME, RunStore, RunStoreError
@@ -259,7 +260,7 @@ def export_trajectories(path: Path, records: Sequence[Any]) -> None:
         for record in records:
             handle.write(json.dumps(record.to_dict(), ensure_ascii=False, default=str) + "\n")
 
-    atomic_write(path, write)
+    write_stream_atomic(path, write)
 
 
 def rescore_run(run_dir: str | Path, *, judges: Sequence[LLMJudge] = (), replay: bool = False, suite: Any = None,

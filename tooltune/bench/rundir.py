@@ -1,16 +1,14 @@
-"""A run directory's guards: one writer at a time (a lock file), atomic writes, and what may be written where.
+"""A run directory's guards: one writer at a time (a lock file) and what may be written where.
 
 Every writer (`bench run`, `bench judge`, `bench report`) holds an exclusive `fcntl.flock` on `.lock` inside
 the run directory for as long as it writes; a second writer gets a `RunLockedError` at once. Files that
-resume or re-scoring read are replaced atomically: written to a unique temporary name, then `os.replace`d.
+resume or re-scoring read are replaced atomically (`tooltune.atomic`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -22,24 +20,6 @@ LOCK_NAME = ".lock"
 
 class RunLockedError(RunStoreError):
     """Another process is writing to the run directory."""
-
-
-def atomic_write(path: Path, write: Callable[[IO[str]], None], *, newline: str | None = None) -> None:
-    """Write `path` through `write(handle)` into a unique temporary file beside it, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda handle: handle.write(text))
 
 
 def holds_nothing(run_dir: Path) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tooltune.bench.episode import EpisodeRecord
-from tooltune.bench.rundir import atomic_write, atomic_write_text
+from tooltune.atomic import write_stream_atomic, write_text_atomic
 from tooltune.bench.stats import mean_se, pass_hat_k_curve
 
 CHECK_DIMENSIONS = ("checks", "checks_personal", "checks_proactive", "success")
@@ -137,12 +137,12 @@ def write_table(path: Path, rows: Sequence[dict[str, Any]]) -> None:
             writer.writeheader()
             writer.writerows({k: _csv_value(v) for k, v in row.items()} for row in rows)
 
-    atomic_write(path, write, newline="")
+    write_stream_atomic(path, write, newline="")
 
 
 def write_json(path: Path, data: Any) -> None:
     """JSON written to a temporary file then renamed, so a reader never sees half a file."""
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def dimension_table(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from tooltune.methods.importance import (
 )
 from tooltune.methods.retention import general_text
 from tooltune.train import Stage, StageResult, TrainConfig, train_stages
-from tooltune.train.atomic import write_json_atomic
+from tooltune.atomic import write_json_atomic
 from tooltune.train.data import Example
 
 

@@ -22,7 +22,7 @@ from tooltune.adapters import LoRAConfig, inject_adapters, save_adapter
 from tooltune.methods.citi import CITISettings, train_citi
 from tooltune.methods.retention import retention_check
 from tooltune.train import Stage, TrainConfig, train_stages
-from tooltune.train.atomic import read_json_object, write_json_atomic, write_text_atomic
+from tooltune.atomic import read_json_object, write_json_atomic, write_text_atomic
 from tooltune.train.data import Example, cut_after_tool_calls
 from tooltune.train.eval import tool_call_accuracy
 from tooltune.train.settings import SEED_MAX, SettingsError, begin_run, check_run_dir, examples_digest

@@ -28,7 +28,7 @@ from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_p
 from tooltune.errors import UsageError
 from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics, format_matrix
 from tooltune.methods.continual_scoring import greedy_turn_accuracy, token_accuracy
-from tooltune.train.atomic import read_json_lines, write_json_atomic, write_text_atomic
+from tooltune.atomic import read_json_lines, write_json_atomic, write_text_atomic
 from tooltune.train.data import Example, load_sft_jsonl
 from tooltune.train.eval import tool_call_accuracy
 from tooltune.train.settings import (

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tooltune.errors import UsageError
-from tooltune.train.atomic import write_json_atomic
+from tooltune.atomic import write_json_atomic
 
 SETTINGS_FILE = "settings.json"
 SEED_MAX = 2**32 - 1

@@ -20,7 +20,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from tooltune.adapters.model import auxiliary_losses
-from tooltune.train.atomic import read_json_object, write_atomic, write_json_atomic
+from tooltune.atomic import read_json_object, write_atomic, write_json_atomic
 from tooltune.train.data import Example, Formatter, PaddingCollator, encode_examples, pad_token_id
 from tooltune.train.loss import accepts_logits_to_keep, next_token_mask, trained_token_loss
 from tooltune.train.settings import RunDirError
