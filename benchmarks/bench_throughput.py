@@ -5,7 +5,9 @@ For each path: episodes/s, prompt and completion tokens/s, wall time, well-forme
 greedy answers agree between fp32 and bf16 (first answers of each episode, and whole trajectories).
 The last line reads `speedup X.XX`: the best local path's episodes/s over today's fp32 path's.
 
-    .venv/bin/python benchmarks/bench_throughput.py [--limit 12] [--llama-cpp]
+    .venv/bin/python benchmarks/bench_throughput.py [--limit 12] [--llama-cpp] [--paths bf16,prefix24]
+
+llama.cpp serves the GGUF the package ships (Q4_1 weights); the local paths run the same model in bf16/fp32.
 
 llama.cpp: with `llama-cpp-python[server]` installed, `--llama-cpp` starts its OpenAI-compatible server on
 127.0.0.1 over the embedded GGUF and runs the same episodes through tooltune's HTTP backend one at a time
@@ -101,12 +103,23 @@ def start_llama_cpp(gguf: Path, port: int) -> subprocess.Popen:
     raise SystemExit("llama.cpp server did not start within 120 s")
 
 
+PATHS = {  # key: (name, dtype, grammar, prefix cache, batch size); a fresh model each, so no cache carries over
+    "today": ("today: float32, free, batch 12", "float32", False, False, 12),
+    "bf16": ("bfloat16, free, batch 12", "bfloat16", False, False, 12),
+    "grammar": ("bfloat16, grammar, batch 12", "bfloat16", True, False, 12),
+    "prefix12": ("bfloat16, grammar + prefix cache, batch 12", "bfloat16", True, True, 12),
+    "prefix24": ("bfloat16, grammar + prefix cache, batch 24", "bfloat16", True, True, 24),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=12)
     parser.add_argument("--max-turns", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--llama-cpp", action="store_true", help="also measure a llama.cpp server (single stream)")
+    parser.add_argument("--paths", default="bf16,grammar,prefix12,prefix24",
+                        help=f"local paths besides today's fp32 one, comma-separated, from {sorted(PATHS)}")
     args = parser.parse_args()
 
     from tooltune.models.embedded import find_gguf, load_embedded_model
@@ -117,14 +130,8 @@ def main() -> None:
     results: list[PathResult] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        paths = [  # (name, dtype, grammar, prefix cache, batch size); a fresh model each, so no cache carries over
-            ("today: float32, free, batch 12", "float32", False, False, 12),
-            ("bfloat16, free, batch 12", "bfloat16", False, False, 12),
-            ("bfloat16, grammar, batch 12", "bfloat16", True, False, 12),
-            ("bfloat16, grammar + prefix cache, batch 12", "bfloat16", True, True, 12),
-            ("bfloat16, grammar + prefix cache, batch 24", "bfloat16", True, True, 24),
-        ]
-        weights = {dtype: load_embedded_model(dtype=dtype) for dtype in ("float32", "bfloat16")}
+        paths = [PATHS[key] for key in ["today", *(k for k in args.paths.split(",") if k and k != "today")]]
+        weights = {dtype: load_embedded_model(dtype=dtype) for dtype in {path[1] for path in paths}}
         for name, dtype, grammar, prefix, batch in paths:
             chat = HFChatModel(*weights[dtype], name="smollm2", constrained=grammar, prefix_cache=prefix)
             results.append(run_path(name, chat, {**demo, "batch_size": batch}, workdir))
@@ -145,8 +152,11 @@ def main() -> None:
     for result in results:
         print(result.row())
     today = results[0]
-    first, whole = agreement(results[0], results[1])
-    print(f"fp32 vs bf16 greedy agreement (unconstrained): first answers {first:.3f}, whole trajectories {whole:.3f}")
+    bf16_free = next((r for r in results if r.name == PATHS["bf16"][0]), None)
+    if bf16_free is not None:
+        first, whole = agreement(results[0], bf16_free)
+        print(f"fp32 vs bf16 greedy agreement (unconstrained): first answers {first:.3f}, "
+              f"whole trajectories {whole:.3f}")
     local = [r for r in results if not r.name.startswith("llama.cpp")]
     best = max(local, key=lambda r: r.episodes / r.seconds)
     for result in local[1:]:
