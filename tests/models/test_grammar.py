@@ -383,6 +383,27 @@ def test_a_call_open_when_the_budget_ends_is_finished_under_its_grammar(tiny_pai
             assert_well_formed(row, budget)
 
 
+def test_a_model_stuck_in_an_unbounded_string_still_closes_its_call():
+    """A model that would write "1" for ever inside a free string: past CALL_CLOSE_AFTER extra tokens the
+    closing tokens are favoured where the grammar allows them, so the call closes within the budget."""
+    from tooltune.models.hf_local import CALL_CLOSE_AFTER, CALL_COMPLETION_TOKENS
+
+    from .conftest import make_model
+
+    tok = make_tokenizer()
+    model = make_model("llama", len(tok), seed=3)
+    one = tok.convert_tokens_to_ids("1")
+    favour_one = torch.zeros(len(tok))
+    favour_one[one] = 1e4
+    model.lm_head.register_forward_hook(lambda module, inputs, output: output + favour_one.to(output.dtype))
+    note = tool("add_note", {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]})
+    answer = HFChatModel(model, tok).chat(ASK, [note], GenerationConfig(max_new_tokens=40), tool_choice="add_note")
+    assert answer.parse_errors == [] and [c.name for c in answer.tool_calls] == ["add_note"]
+    text = answer.tool_calls[0].arguments["text"]
+    assert set(text) == {"1"} and 1 <= len(text) <= CALL_CLOSE_AFTER + 40  # it wrote "1"s, then closed
+    assert answer.usage.completion_tokens < 40 + CALL_COMPLETION_TOKENS
+
+
 def test_json_in_free_text_is_not_a_call_under_a_grammar():
     text = 'Here is the schema: {"name": "get_weather", "arguments": {"city": 3}} as you asked'
     assert parse_tool_calls(text, ["get_weather"]).tool_calls  # lenient parsing reads it as a call

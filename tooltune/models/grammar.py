@@ -289,6 +289,39 @@ class GrammarLogitsProcessor(LogitsProcessor):
         return matcher is not None and matcher.is_terminated()
 
 
+CLOSING_CHARACTERS = ('"', "}", "]")
+
+
+def closing_token_ids(tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> list[int]:
+    """Tokens whose text starts with a character that closes a JSON string, object or array."""
+    texts = tokenizer.batch_decode([[token_id] for token_id in range(min(vocab_size, len(tokenizer)))])
+    return [token_id for token_id, text in enumerate(texts) if text.startswith(CLOSING_CHARACTERS)]
+
+
+class PreferClosing(LogitsProcessor):
+    """After `after` steps, a row whose grammar allows a closing token (`closing_token_ids`) may only take
+    one, so a call left open (a string or a number the model keeps writing) closes within a bounded budget.
+    Place it after the grammar's processor, which has already set what it forbids to -inf."""
+
+    def __init__(self, token_ids: Sequence[int], after: int) -> None:
+        self.token_ids = list(token_ids)
+        self.after = after
+        self.steps = 0
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        import torch
+
+        self.steps += 1
+        if self.steps <= self.after or not self.token_ids:
+            return scores
+        closing = torch.zeros(scores.shape[-1], dtype=torch.bool, device=scores.device)
+        closing[self.token_ids] = True
+        rows = torch.isfinite(scores[:, closing]).any(dim=1)
+        if rows.any():
+            scores[rows] = torch.where(closing, scores[rows], torch.full_like(scores[rows], float("-inf")))
+        return scores
+
+
 def call_left_open(text: str, constraint: ToolConstraint) -> bool:
     """Whether text generated under `constraint` stops inside a call: a `<tool_call>` not yet closed (under
     `required` or a named function, anything but a closed call), or a ReAct Action begun."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 ToolMode = Literal["auto", "native", "text"]
 CALL_COMPLETION_TOKENS = 256  # extra tokens a call begun under a grammar may take to close past max_new_tokens
+CALL_CLOSE_AFTER = 64  # of those, after this many only tokens that close strings/objects/arrays are taken where allowed
 _PROBE_TOOL = "tooltune_probe_tool_7f3a"
 
 
@@ -74,6 +75,7 @@ class HFChatModel(ChatModel):
         self.load_seconds: float | None = None
         self._stop_support: dict[tuple[str, ...], bool] = {}
         self._grammars: ToolGrammars | None = None
+        self._closing: list[int] | None = None
         self._warned_format = False
         self.prefix_cache = PrefixCache() if prefix_cache and supports_prefix_cache(model) else None
 
@@ -192,7 +194,7 @@ class HFChatModel(ChatModel):
         under the same grammar state, so a call once started is always complete (extended in place)."""
         import torch
 
-        from tooltune.models.grammar import call_left_open
+        from tooltune.models.grammar import PreferClosing, call_left_open
 
         rows = [i for i, (tokens, constraint) in enumerate(zip(new_tokens, constraints))
                 if constraint is not None and processor.active(i) and self._answer_length(tokens) == len(tokens)
@@ -208,7 +210,8 @@ class HFChatModel(ChatModel):
         from transformers import LogitsProcessorList
 
         kwargs = {**self._generate_kwargs(config), "max_new_tokens": CALL_COMPLETION_TOKENS,
-                  "logits_processor": LogitsProcessorList([processor.continuation(rows)])}
+                  "logits_processor": LogitsProcessorList([processor.continuation(rows),
+                                                           PreferClosing(self._closing_ids(), CALL_CLOSE_AFTER)])}
         kwargs.pop("stop_strings", None)
         kwargs.pop("tokenizer", None)
         if all(constraints[i].format == "tool_call" for i in rows) and self._can_stop_early((TOOL_CALL_CLOSE,)):
@@ -216,6 +219,14 @@ class HFChatModel(ChatModel):
         more = self._generate(input_ids=input_ids, attention_mask=attention, **kwargs)
         for row, extra in zip(rows, more[:, width:].tolist()):
             new_tokens[row] = new_tokens[row] + extra
+
+    def _closing_ids(self) -> list[int]:
+        """The tokens that close a JSON string, object or array (computed once per model)."""
+        if self._closing is None:
+            from tooltune.models.grammar import closing_token_ids
+
+            self._closing = closing_token_ids(self.tokenizer, self.tool_grammars().info.vocab_size)
+        return self._closing
 
     def grammar_processor(self, constraints: list[ToolConstraint | None]) -> GrammarLogitsProcessor | None:
         """The logits processor enforcing each row's constraint; None when no row is constrained."""
