@@ -115,9 +115,10 @@ def test_none_makes_the_call_tag_impossible(grammars):
     none = ToolConstraint(TOOLS, "none")
     assert accepts(grammars, none, "Plain answer, mentioning get_weather and {json}.")
     assert not prefix_ok(grammars, none, "Here: <tool_call>")
-    for pseudo_call in ('<tool_call call "get_weather">', "<tool_call*>", "done </tool_call>"):
+    for pseudo_call in ('<tool_call call "get_weather">', "<tool_call*>", "done </tool_call>", "<tool_ call>",
+                        "<tool_Call>", "<tools>"):
         assert not prefix_ok(grammars, none, pseudo_call)  # nothing that starts like a call tag
-    assert accepts(grammars, none, "Use the <tool> you like.")
+    assert accepts(grammars, none, "Use the tools you like, <b>now</b>.")
 
 
 def test_control_tokens_are_never_allowed_but_eos_ends(grammars, tokenizer):

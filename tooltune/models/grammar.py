@@ -46,8 +46,9 @@ if TYPE_CHECKING:
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
-# Where no call may be written, nothing that starts like a call tag either ("<tool_call call ...>" is no answer).
-_CALL_TAG_STEMS = [TOOL_CALL_OPEN.rstrip(">"), TOOL_CALL_CLOSE.rstrip(">")]
+# Where no call may be written, nothing that looks like a call tag either: a tuned model denied `<tool_call>`
+# writes "<tool_call call ...>", "<tool_ call>" or "<tool_Call>" instead, which is no answer.
+_CALL_TAG_STEMS = ["<tool", "</tool", "tool_call", "tool_ call", "tool_Call"]
 # Line starts the ReAct parser reads as structure; a final answer must not contain them.
 _REACT_FINAL_EXCLUDES = ["Action:", "action:", "Observation:", "observation:", *_CALL_TAG_STEMS]
 # xgrammar 0.2.8 lets strings with minLength/maxLength hold raw control characters, which JSON forbids
