@@ -25,7 +25,7 @@ def main() -> None:
     import torch
 
     from tooltune.adapters import LoRAConfig, inject_adapters
-    from tooltune.methods.citi_compare import ALL_LINEARS
+    from tooltune.adapters import TARGET_MODULES
     from tooltune.models.dtype import resolve_dtype
     from tooltune.models.embedded import load_embedded_model
     from tooltune.sandbox.export import sft_records
@@ -35,7 +35,7 @@ def main() -> None:
     from tooltune.train.loss import next_token_mask, trained_token_loss
 
     model, tokenizer = load_embedded_model(dtype="float32")
-    inject_adapters(model, LoRAConfig(target_modules=ALL_LINEARS, r=16, alpha=32.0), seed=0)
+    inject_adapters(model, LoRAConfig(target_modules=list(TARGET_MODULES), r=16, alpha=32.0), seed=0)
     for name, param in model.named_parameters():
         param.requires_grad_("lora" in name)
     suite = builtin_suite()

@@ -9,8 +9,9 @@ import torch
 
 from tests.train.tiny import tiny_llama, tiny_tokenizer
 from tooltune.adapters import MoLoRALinear, load_adapter
-from tooltune.methods.citi import CITISettings, plan_citi, train_citi
-from tooltune.methods.importance import ImportanceScores
+from tooltune.methods.citi.config import CITISettings
+from tooltune.methods.citi.method import plan_citi, train_citi
+from tooltune.methods.citi.importance import ImportanceScores
 from tooltune.train import TrainConfig
 
 KINDS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -71,7 +72,8 @@ def test_train_citi_stages_touch_only_their_components(tmp_path) -> None:
 
 def test_comparison_gives_citi_the_same_adapter_epochs_and_prepares_rows() -> None:
     from tests.train.tiny import tool_example
-    from tooltune.methods.citi_compare import CompareSettings, citi_settings_for, prepare_examples, results_table
+    from tooltune.methods.citi.config import CompareSettings
+    from tooltune.methods.citi.experiment import citi_settings_for, prepare_examples, results_table
 
     scaled = citi_settings_for(CompareSettings(epochs=1.5))
     assert scaled.stage_epochs == (0.5, 1.0, 0.5)  # MoLoRA stages sum to the baselines' epochs
@@ -89,7 +91,8 @@ def test_comparison_gives_citi_the_same_adapter_epochs_and_prepares_rows() -> No
 
 def test_the_seed_makes_lora_training_reproducible(tmp_path) -> None:
     from tooltune.adapters import adapter_parameters
-    from tooltune.methods.citi_compare import CompareSettings, train_method
+    from tooltune.methods.citi.config import CompareSettings
+    from tooltune.methods.citi.experiment import train_method
 
     settings = CompareSettings(epochs=1, lora_r=2, batch_size=2, max_length=64, seed=3)
     trained = []
@@ -104,7 +107,8 @@ def test_the_seed_makes_lora_training_reproducible(tmp_path) -> None:
 
 def _compare(out, methods=("base",), **changes):
     from tests.train.tiny import tool_example
-    from tooltune.methods.citi_compare import CompareSettings, compare_methods
+    from tooltune.methods.citi.config import CompareSettings
+    from tooltune.methods.citi.experiment import compare_methods
 
     tok = tiny_tokenizer()
     settings = CompareSettings(**{"epochs": 1, "lora_r": 2, "batch_size": 2, "max_length": 128,

@@ -10,15 +10,12 @@ import torch
 
 from tests.train.tiny import tiny_llama, tiny_tokenizer
 from tooltune.adapters import load_adapter, read_adapter_config
-from tooltune.methods.continual import (
-    ContinualConfig,
-    ContinualTask,
-    RestorationCallback,
-    run_sequence,
-    split_examples,
-)
-from tooltune.methods.continual_metrics import continual_metrics
-from tooltune.methods.continual_scoring import greedy_turn_accuracy, token_accuracy, turn_spans
+from tooltune.methods.continual.config import ContinualConfig, ContinualTask
+from tooltune.methods.continual.experiment import run_sequence
+from tooltune.train.data import split_examples
+from tooltune.methods.continual.method import RestorationCallback
+from tooltune.methods.continual.metrics import continual_metrics
+from tooltune.methods.continual.scoring import greedy_turn_accuracy, token_accuracy, turn_spans
 
 TOOLS = {
     "get_weather": ("city", ["paris", "berlin", "rome"]),
@@ -123,7 +120,7 @@ def test_restoration_callback_fires_every_period() -> None:
 def test_top_layers_and_compact_router_groups() -> None:
     from tooltune.adapters import inject_adapters
     from tooltune.adapters.dual_rank import DualRankConfig, get_dual_rank
-    from tooltune.methods.continual import top_layer_targets
+    from tooltune.methods.continual.method import top_layer_targets
 
     model = tiny_llama()
     targets = top_layer_targets(model, ["q_proj", "down_proj"], 1)
@@ -135,7 +132,7 @@ def test_top_layers_and_compact_router_groups() -> None:
 
 
 def test_task_files_with_held_out_files_and_first_call_cut(tmp_path) -> None:
-    from tooltune.methods.continual import load_task_files
+    from tooltune.methods.continual.experiment import load_task_files
 
     t = task("get_weather")
     long = {**t.train[0], "messages": t.train[0]["messages"] + [
@@ -202,7 +199,7 @@ def test_a_half_written_score_row_is_scored_again_and_the_file_stays_valid(tmp_p
 
 
 def test_too_many_router_rows_are_refused_before_anything_is_written(tmp_path) -> None:
-    from tooltune.methods.continual import ContinualError
+    from tooltune.methods.continual.config import ContinualError
 
     tokenizer = tiny_tokenizer(extra_words=["please"])
     config = ContinualConfig(method="data", output_dir=str(tmp_path / "run"), rows_per_task=20,

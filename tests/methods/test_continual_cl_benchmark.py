@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tooltune.methods.cl_benchmark import CLBenchmarkError, find_task_dirs, load_cl_task
+from tooltune.methods.continual.cl_benchmark import CLBenchmarkError, find_task_dirs, load_cl_task
 
 
 def write_task(root: Path, group: str, name: str, rows: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tooltune.methods.continual_metrics import (
+from tooltune.methods.continual.metrics import (
     backward_transfer,
     continual_metrics,
     format_matrix,

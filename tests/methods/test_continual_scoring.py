@@ -9,7 +9,7 @@ from torch import nn
 
 from tests.methods.test_continual import task
 from tests.train.tiny import tiny_tokenizer
-from tooltune.methods.continual_scoring import greedy_turn_accuracy, token_accuracy
+from tooltune.methods.continual.scoring import greedy_turn_accuracy, token_accuracy
 from tooltune.train.data import encode_examples
 
 

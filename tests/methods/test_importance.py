@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.train.tiny import tiny_llama, tiny_tokenizer
-from tooltune.methods.importance import (
+from tooltune.methods.citi.importance import (
     ImportanceScores,
     component_names,
     compute_importance,

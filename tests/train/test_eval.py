@@ -13,7 +13,7 @@ from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from tests.train.tiny import tiny_llama, tiny_tokenizer, tool_example
-from tooltune.methods.retention import cloze_items, general_paragraphs, retention_check
+from tooltune.methods.citi.metrics import cloze_items, general_paragraphs, retention_check
 from tooltune.models.scripted import ScriptedModel
 from tooltune.models.types import AssistantMessage, ToolCall
 from tooltune.train.data import PaddingCollator, encode_examples

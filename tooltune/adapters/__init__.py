@@ -1,6 +1,7 @@
 """Adapters (layer 0): torch modules wrapping named linears, their configs, injection, and PEFT-style save/load."""
 
 from tooltune.adapters.config import (
+    TARGET_MODULES,
     AdapterConfig,
     AdapterConfigError,
     FullTuneConfig,
@@ -26,6 +27,7 @@ from tooltune.adapters.molora import MoLoRAConfig, MoLoRALinear, switch_balance_
 from tooltune.adapters import dual_rank, olora  # noqa: E402,F401 - registers the "dual_rank" and "olora" adapter types
 
 __all__ = [
+    "TARGET_MODULES",
     "AdapterConfig",
     "AdapterConfigError",
     "AdapterLayer",

@@ -21,6 +21,10 @@ class AdapterConfigError(UsageError):
     """An adapter configuration is invalid; the message names the offending field."""
 
 
+TARGET_MODULES: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+"""Every attention and MLP linear of a decoder layer, by the names Llama-style families give them; the
+default targets, and the order components are shown in."""
+
 _REGISTRY: dict[str, type[AdapterConfig]] = {}
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tooltune.adapters.config import (
+    TARGET_MODULES,
     AdapterConfig,
     AdapterConfigError,
     register_adapter_type,
@@ -27,9 +28,6 @@ from tooltune.adapters.decomposed_attention import AdapterRouting, DecomposedAtt
 from tooltune.adapters.layer import AdapterLayer
 from tooltune.adapters.lora import init_down_projection
 
-DEFAULT_TARGET_MODULES: tuple[str, ...] = (
-    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
-)
 ROUTER_NAME = "dual_rank_router"
 _ROUTING_ATTRIBUTE = "_tooltune_dual_rank"
 
@@ -44,7 +42,7 @@ class DualRankConfig(AdapterConfig):
     """
 
     adapter_type: ClassVar[str] = "dual_rank"
-    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
+    target_modules: list[str] = field(default_factory=lambda: list(TARGET_MODULES))
     rank_low: int = 4
     rank_high: int = 16
     rows_per_task: int = 8

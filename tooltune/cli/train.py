@@ -33,10 +33,10 @@ def importance(
     aggregate: str = typer.Option("sum", "--aggregate", help="sum | mean of |theta * grad| over a module."),
 ) -> None:
     """Gradient importance |theta * dL/dtheta| of every layer x linear module for one or more abilities."""
-    from tooltune.methods.citi import general_rows
-    from tooltune.methods.citi_compare import load_model_spec
+    from tooltune.methods.citi.method import general_rows
+    from tooltune.methods.citi.experiment import load_model_spec
     from tooltune.errors import RunFailure
-    from tooltune.methods.importance import compute_importance, heatmap_svg, save_importance
+    from tooltune.methods.citi.importance import compute_importance, heatmap_svg, save_importance
     from tooltune.models.base import ModelError
     from tooltune.train.data import load_sft_jsonl
     from tooltune.train.settings import SettingsError, check_creatable

@@ -69,10 +69,9 @@ def citi(
     """
     from pydantic import ValidationError
 
-    from tooltune.methods.citi import CITISettings
-    from tooltune.methods.citi_compare import (
+    from tooltune.methods.citi.config import CITISettings, CompareSettings
+    from tooltune.methods.citi.experiment import (
         METHODS,
-        CompareSettings,
         check_comparison_dir,
         compare_methods,
         load_model_spec,

@@ -74,7 +74,7 @@ def continual(
     from tqdm.auto import tqdm
 
     from tooltune.methods import continual as cl
-    from tooltune.methods.cl_benchmark import load_cl_task
+    from tooltune.methods.continual.cl_benchmark import load_cl_task
     from tooltune.models.base import ModelError
     from tooltune.models.registry import load_model
     from tooltune.train.settings import SettingsError, check_creatable, settings_error

@@ -57,8 +57,9 @@ def register(app: typer.Typer) -> None:
         """Train a student to answer without knowledge in its prompt, and compare cost and accuracy."""
         from pydantic import ValidationError
 
-        from tooltune.methods.internalize.recipe import InternalizeConfig, run_task_experiment
-        from tooltune.methods.internalize.training import check_experiment_dir, student_loader
+        from tooltune.methods.internalize.config import InternalizeConfig, ProfileConfig
+        from tooltune.methods.internalize.experiment import run_task_experiment
+        from tooltune.methods.internalize.method import check_experiment_dir, student_loader
         from tooltune.errors import RunFailure
         from tooltune.models.base import ModelError
         from tooltune.train.settings import SettingsError, settings_error
@@ -71,7 +72,7 @@ def register(app: typer.Typer) -> None:
             raise SettingsError("--user: required with --knowledge profile")
         try:
             if knowledge is KnowledgeKind.profile:
-                from tooltune.methods.internalize.profile import ProfileConfig, run_profile_experiment
+                from tooltune.methods.internalize.profile import run_profile_experiment
 
                 app_list = [a.strip() for a in apps.split(",") if a.strip()]
                 profile_config = ProfileConfig(user=user, apps=app_list, max_turns=max_turns, **common)

@@ -147,7 +147,8 @@ def check_recipe_dir(out: Path, config: AgentRecipeConfig, overwrite: bool = Fal
 
 def train_agent(config: AgentRecipeConfig, examples: list[dict[str, Any]], out: Path) -> tuple[str, str | None, dict]:
     """Train one method on the SFT rows; returns (model spec, adapter dir or None, facts) for the benchmark."""
-    from tooltune.methods.citi_compare import CompareSettings, load_model_spec, train_method
+    from tooltune.methods.citi.config import CompareSettings
+    from tooltune.methods.citi.experiment import load_model_spec, train_method
     from tooltune.models.dtype import resolve_dtype
 
     import torch

@@ -9,6 +9,7 @@ tools (SmolLM2's is plain ChatML) get tools, tool calls and results as text in t
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,31 @@ def cut_after_tool_calls(example: Example, turns: int = 1) -> Example | None:
             if seen == turns:
                 return {**example, "messages": example["messages"][: i + 1]}
     return None
+
+
+def split_examples(examples: Sequence[Example], test_size: int, seed: int = 0) -> tuple[list[Example], list[Example]]:
+    """Deterministic (train, test) split holding out `test_size` examples."""
+    if not 0 < test_size < len(examples):
+        raise SFTDataError(f"test_size must be between 1 and {len(examples) - 1} for {len(examples)} examples, "
+                             f"got {test_size}")
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    test = [examples[i] for i in sorted(order[:test_size])]
+    train = [examples[i] for i in sorted(order[test_size:])]
+    return train, test
+
+
+def up_to_first_call(example: Example) -> Example:
+    """The conversation cut after its first assistant turn that calls tools (unchanged if there is none)."""
+    return cut_after_tool_calls(example, 1) or example
+
+
+def sample_examples(examples: Sequence[Example], count: int | None, seed: int = 0) -> list[Example]:
+    """A seeded random subset of `count` examples in their original order (all of them when count is None)."""
+    if count is None or count >= len(examples):
+        return list(examples)
+    keep = sorted(random.Random(seed).sample(range(len(examples)), count))
+    return [examples[i] for i in keep]
 
 
 def render_chat(tokenizer: Any, messages: list[dict], tools: list[dict] | None,

@@ -1,6 +1,6 @@
 import pytest
 
-from tooltune.methods.internalize.accounting import ApproachResult, count_parameters, forward_flops, format_table
+from tooltune.methods.internalize.metrics import ApproachResult, count_parameters, forward_flops, format_table
 
 
 def test_flops_are_two_times_parameters_times_tokens():

@@ -4,7 +4,8 @@ import pytest
 
 from tests.methods.internalize.conftest import make_tiny_llama
 from tooltune.methods.internalize.compress import SurprisalCompressor
-from tooltune.methods.internalize.profile import ProfileConfig, profile_text, split_cases, stage_example, user_cases
+from tooltune.methods.internalize.config import ProfileConfig
+from tooltune.methods.internalize.profile import profile_text, split_cases, stage_example, user_cases
 from tooltune.methods.internalize.profile_eval import argument_accuracy
 from tooltune.methods.internalize.schedule import DecaySchedule
 

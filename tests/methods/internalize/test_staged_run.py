@@ -5,7 +5,8 @@ import json
 import pytest
 
 from tests.methods.internalize.conftest import make_tiny_llama
-from tooltune.methods.internalize.recipe import InternalizeConfig, run_task_experiment
+from tooltune.methods.internalize.config import InternalizeConfig
+from tooltune.methods.internalize.experiment import run_task_experiment
 
 
 @pytest.mark.slow
@@ -57,7 +58,8 @@ def test_tiny_staged_run_each_stage_from_the_previous(tmp_path, tiny_model, tiny
     from tooltune.methods.internalize.schedule import DecaySchedule
     from tooltune.methods.internalize.tasks import unit_word_problems
     from tooltune.methods.internalize.teacher import DeterministicTeacher, teach_all
-    from tooltune.methods.internalize.training import StudentTraining, add_lora, train_curriculum
+    from tooltune.methods.internalize.config import StudentTraining
+    from tooltune.methods.internalize.method import add_lora, train_curriculum
 
     items = unit_word_problems(4, seed=9)
     taught = TaughtSet.from_teachings(items, teach_all(DeterministicTeacher(1), items))

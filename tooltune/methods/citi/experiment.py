@@ -9,53 +9,27 @@ interrupted one from its checkpoints; a rerun with other ones is refused unless 
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from tooltune.adapters import LoRAConfig, inject_adapters, save_adapter
-from tooltune.methods.citi import CITISettings, train_citi
-from tooltune.methods.retention import retention_check
+from tooltune.adapters import TARGET_MODULES, LoRAConfig, inject_adapters, save_adapter
+from tooltune.methods.citi.config import CITISettings, CompareSettings
+from tooltune.methods.citi.method import train_citi
+from tooltune.methods.citi.metrics import retention_check
 from tooltune.train import Stage, TrainConfig, train_stages
 from tooltune.atomic import read_json_object, write_json_atomic, write_text_atomic
-from tooltune.train.data import Example, cut_after_tool_calls
+from tooltune.train.data import Example, cut_after_tool_calls, sample_examples
 from tooltune.train.eval import tool_call_accuracy
-from tooltune.train.settings import SEED_MAX, SettingsError, begin_run, check_run_dir, examples_digest
+from tooltune.train.settings import SettingsError, begin_run, check_run_dir, examples_digest
 
 METHODS = ("base", "lora", "full", "citi")
-ALL_LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 ModelLoader = Callable[[], tuple[nn.Module, Any]]
 OWNED = ("results.json", "table.md", *METHODS)
 """What a comparison writes in its directory besides settings.json (all that --overwrite removes)."""
-
-
-class CompareSettings(BaseModel):
-    """Shared knobs; every trained method sees the same examples, batch size, sequence length and epochs."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    epochs: float = Field(3.0, gt=0)
-    adapter_lr: float = Field(2e-4, gt=0)
-    full_lr: float = Field(2e-5, gt=0)
-    lora_r: int = Field(8, ge=1)
-    lora_alpha: float = Field(16.0, gt=0)
-    batch_size: int = Field(4, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    max_length: int = Field(512, ge=16)
-    seed: int = Field(0, ge=0, le=SEED_MAX)
-    bf16: bool = Field(False, description="bf16 autocast (mixed precision) in training")
-    max_steps: int = Field(-1, description="stop each stage after this many optimizer steps (-1: by epochs)")
-    eval_max_new_tokens: int = Field(64, ge=1)
-    eval_batch_size: int = Field(8, ge=1)
-    retention_windows: int = Field(8, ge=1)
-    retention_window: int = Field(256, ge=16)
-    cloze_items: int = Field(60, ge=1)
-    citi: CITISettings = Field(default_factory=CITISettings)
 
 
 def load_model_spec(spec: str) -> ModelLoader:
@@ -79,10 +53,7 @@ def prepare_examples(examples: Sequence[Example], calls_per_example: int = 0, li
     rows = list(examples)
     if calls_per_example > 0:
         rows = [cut for e in rows if (cut := cut_after_tool_calls(e, calls_per_example)) is not None]
-    if limit is not None and limit < len(rows):
-        keep = sorted(random.Random(seed).sample(range(len(rows)), limit))
-        rows = [rows[i] for i in keep]
-    return rows
+    return sample_examples(rows, limit, seed)
 
 
 def train_config(settings: CompareSettings, output_dir: Path, learning_rate: float) -> TrainConfig:
@@ -106,7 +77,7 @@ def train_method(method: str, model: nn.Module, tokenizer: Any, train: Sequence[
     if method == "base":
         return {"trainable_parameters": 0}
     if method == "lora":
-        config = LoRAConfig(target_modules=ALL_LINEARS, r=settings.lora_r, alpha=settings.lora_alpha)
+        config = LoRAConfig(target_modules=list(TARGET_MODULES), r=settings.lora_r, alpha=settings.lora_alpha)
         inject_adapters(model, config, seed=settings.seed)
         results = train_stages(model, tokenizer, [Stage("lora", train)], train_config(settings, out, settings.adapter_lr))
         save_adapter(model, out / "adapter", metadata={"method": "lora"})

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from tooltune.adapters import TARGET_MODULES
 from tooltune.atomic import write_json_atomic
 from tooltune.train.data import Example, Formatter, PaddingCollator, encode_examples, pad_token_id
 
-MODULE_ORDER = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 _COMPONENT = re.compile(r"(?:^|\.)layers\.(\d+)\.(?:[A-Za-z_]+\.)*([A-Za-z_]+)$")
 Aggregate = Literal["sum", "mean"]
 
@@ -71,7 +71,7 @@ def component_sort_key(name: str) -> tuple[int, int, str]:
     if not match:
         return (1 << 30, 0, name)
     kind = match.group(2)
-    return (int(match.group(1)), MODULE_ORDER.index(kind) if kind in MODULE_ORDER else len(MODULE_ORDER), name)
+    return (int(match.group(1)), TARGET_MODULES.index(kind) if kind in TARGET_MODULES else len(TARGET_MODULES), name)
 
 
 def component_names(model: nn.Module) -> list[str]:

@@ -11,50 +11,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from tooltune.adapters import MoLoRAConfig, adapter_parameters, full_tune_module_names, inject_adapters, save_adapter
-from tooltune.methods.importance import (
+from tooltune.methods.citi.config import CITISettings
+from tooltune.methods.citi.importance import (
     ImportanceScores,
     component_sort_key,
     compute_importance,
     load_importance,
     save_importance,
 )
-from tooltune.methods.retention import general_text
+from tooltune.methods.citi.metrics import general_text
 from tooltune.train import Stage, StageResult, TrainConfig, train_stages
 from tooltune.atomic import write_json_atomic
 from tooltune.train.data import Example
-
-
-class CITISettings(BaseModel):
-    """Defaults are the CITI release's: 4 experts, rank 8, alpha 2, balance 0.01, top 20%, 10% of down_proj,
-    stages of 1 and 2 epochs at 2e-4, then the full-tuning stage at 2e-5."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    num_experts: int = Field(4, ge=1)
-    r: int = Field(8, ge=1)
-    alpha: float = Field(2.0, gt=0)
-    top_k: int | None = Field(None, ge=1)
-    balance_weight: float = Field(0.01, ge=0)
-    top_fraction: float = Field(0.2, gt=0, le=1)
-    full_fraction: float = Field(0.1, ge=0, le=1)
-    full_kind: str = "down_proj"
-    stage_epochs: tuple[float, float, float] = (1.0, 2.0, 1.0)
-    stage_learning_rates: tuple[float, float, float] = (2e-4, 2e-4, 2e-5)
-    importance_batches: int = Field(8, ge=1)
-    importance_max_length: int = Field(512, ge=16)
-    importance_aggregate: Literal["sum", "mean"] = "sum"
-
-    @model_validator(mode="after")
-    def _top_k_fits(self) -> CITISettings:
-        if self.top_k is not None and self.top_k > self.num_experts:
-            raise ValueError(f"top_k ({self.top_k}) must be <= num_experts ({self.num_experts})")
-        return self
 
 
 @dataclass

@@ -15,24 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from transformers import TrainerCallback
 
-from tooltune.adapters import LoRAConfig, adapter_parameters, inject_adapters, save_adapter
-from tooltune.adapters.config import matches_any
-from tooltune.adapters.decomposed_attention import layer_index
-from tooltune.adapters.dual_rank import DEFAULT_TARGET_MODULES, DualRankConfig, StochasticRestoration, \
-    dual_rank_parameters, get_dual_rank
-from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_parameter_names
-from tooltune.errors import UsageError
-from tooltune.methods.continual_metrics import ContinualMetrics, continual_metrics, format_matrix
-from tooltune.methods.continual_scoring import greedy_turn_accuracy, token_accuracy
+from tooltune.adapters import save_adapter
 from tooltune.atomic import read_json_lines, write_json_atomic, write_text_atomic
-from tooltune.train.data import Example, load_sft_jsonl
-from tooltune.train.eval import tool_call_accuracy
+from tooltune.methods.continual.config import ContinualConfig, ContinualError, ContinualTask
+from tooltune.methods.continual.method import _MethodState
+from tooltune.methods.continual.metrics import ContinualMetrics, continual_metrics, format_matrix
+from tooltune.methods.continual.scoring import Scorer
+from tooltune.train.data import Example, load_sft_jsonl, sample_examples, split_examples, up_to_first_call
 from tooltune.train.settings import (
-    SEED_MAX,
     SETTINGS_FILE,
     RunDirError,
     begin_run,
@@ -41,78 +34,10 @@ from tooltune.train.settings import (
     normalized,
     read_settings,
 )
-from tooltune.train.trainer import Stage, TrainConfig, train_stages
+from tooltune.train.trainer import Stage, train_stages
 
-METHODS = ("data", "seqlora", "olora", "multitask")
-Scorer = Callable[[nn.Module, Any, Sequence[Example]], float]
-"""score(model, tokenizer, held-out examples) -> accuracy in [0, 1]."""
 ModelFactory = Callable[[], nn.Module]
 
-
-class ContinualError(UsageError):
-    """The task sequence or its settings cannot be run as given; the message names the task, file or field."""
-
-
-@dataclass
-class ContinualTask:
-    """One task of the sequence: training examples and held-out examples to score."""
-
-    name: str
-    train: list[Example]
-    test: list[Example]
-
-    def __post_init__(self) -> None:
-        if not self.train:
-            raise ContinualError(f"task {self.name!r}: field 'train' has no examples")
-        if not self.test:
-            raise ContinualError(f"task {self.name!r}: field 'test' has no examples")
-
-
-class ContinualConfig(BaseModel):
-    """How to run one method over the sequence (defaults from DATA: one epoch per task, lr 1e-4)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    method: str = "data"
-    output_dir: str
-    base_model: str | None = Field(None, description="the model the stages train (cached stages depend on it)")
-    epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(1e-4, gt=0)
-    batch_size: int = Field(4, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    max_length: int = Field(1024, ge=8)
-    seed: int = Field(0, ge=0, le=SEED_MAX)
-    target_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
-    lora_rank: int = Field(20, ge=1, description="SeqLoRA / multitask rank (20 = 4 + 16, the dual-rank total)")
-    olora_rank: int = Field(8, ge=1)
-    olora_orthogonality_weight: float = Field(0.5, ge=0)
-    rank_low: int = Field(4, ge=1)
-    rank_high: int = Field(16, ge=1)
-    rows_per_task: int = Field(8, ge=1)
-    layers_per_group: int = Field(1, ge=1)
-    per_token: bool = False
-    orthogonality_weight: float = Field(1.0, ge=0)
-    restoration_rate: float = Field(0.01, ge=0, le=1)
-    restoration_period: int = Field(10, ge=1)
-    single_task: bool = Field(False, description="also train each task alone (for FWT)")
-    top_layers: int | None = Field(None, ge=1, description="adapt only the last N decoder layers")
-
-    def model_post_init(self, __context: Any) -> None:
-        if self.method not in METHODS:
-            raise ContinualError(f"method must be one of {METHODS}, got {self.method!r}")
-
-    def train_config(self, output_dir: Path) -> TrainConfig:
-        return TrainConfig(output_dir=str(output_dir), epochs=self.epochs, learning_rate=self.learning_rate,
-                           batch_size=self.batch_size, grad_accum=self.grad_accum, max_length=self.max_length,
-                           seed=self.seed, disable_tqdm=True, logging_steps=50)
-
-    def dual_rank_config(self, target_modules: list[str] | None = None) -> DualRankConfig:
-        return DualRankConfig(target_modules=target_modules or self.target_modules, rank_low=self.rank_low,
-                              rank_high=self.rank_high, rows_per_task=self.rows_per_task,
-                              layers_per_group=self.layers_per_group,
-                              per_token=self.per_token, orthogonality_weight=self.orthogonality_weight,
-                              restoration_rate=self.restoration_rate, restoration_period=self.restoration_period,
-                              seed=self.seed)
 
 
 @dataclass
@@ -130,72 +55,6 @@ class ContinualResult:
     def as_dict(self) -> dict:
         return {"method": self.method, "tasks": self.tasks, "matrix": self.matrix, "metrics": self.metrics.as_dict(),
                 "single_task": self.single_task, "restorations": self.restorations, "stages": self.stages}
-
-
-class RestorationCallback(TrainerCallback):
-    """Every `period` optimizer steps, reset a random fraction of adapter weights to start-of-task values."""
-
-    def __init__(self, restoration: StochasticRestoration, period: int) -> None:
-        self.restoration, self.period = restoration, period
-        self.calls = 0
-        self.entries = 0
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.global_step > 0 and state.global_step % self.period == 0:
-            self.entries += self.restoration.restore()
-            self.calls += 1
-
-
-def top_layer_targets(model: nn.Module, targets: list[str], top_layers: int | None) -> list[str]:
-    """`targets` unchanged, or the full names of the matching linears in the last `top_layers` layers."""
-    if top_layers is None:
-        return list(targets)
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and matches_any(n, targets)]
-    layers = sorted({layer_index(n) for n in names})
-    if not layers:
-        raise ValueError(f"target_modules {targets} match no nn.Linear in the model")
-    keep = set(layers[-top_layers:])
-    return [n for n in names if layer_index(n) in keep]
-
-
-class _MethodState:
-    """What one method needs between tasks: the model, its adapter config, and how to start a task."""
-
-    def __init__(self, model: nn.Module, config: ContinualConfig) -> None:
-        self.model, self.config = model, config
-        self.restoration_callbacks: list[RestorationCallback] = []
-        method = config.method
-        targets = top_layer_targets(model, config.target_modules, config.top_layers)
-        if method == "data":
-            self.adapter = config.dual_rank_config(targets)
-        elif method == "olora":
-            self.adapter = OLoRAConfig(target_modules=targets, r=config.olora_rank, alpha=2.0 * config.olora_rank,
-                                       orthogonality_weight=config.olora_orthogonality_weight)
-        else:
-            self.adapter = LoRAConfig(target_modules=targets, r=config.lora_rank, alpha=2.0 * config.lora_rank)
-        inject_adapters(model, self.adapter, seed=config.seed)
-
-    def start_task(self, index: int) -> tuple[set[str], list[TrainerCallback]]:
-        """Grow per-task components and return (trainable parameter names, callbacks) for task `index`."""
-        method = self.config.method
-        if method == "data":
-            routing = get_dual_rank(self.model)
-            routing.add_task()
-            restoration = StochasticRestoration(dual_rank_parameters(self.model), self.config.restoration_rate,
-                                                seed=self.config.seed + index)
-            restoration.snapshot()
-            callback = RestorationCallback(restoration, self.config.restoration_period)
-            self.restoration_callbacks.append(callback)
-            return routing.trainable_parameter_names(), [callback]
-        if method == "olora":
-            names = (add_olora_task(self.model, self.adapter, seed=self.config.seed + index) if index > 0
-                     else current_olora_parameter_names(self.model))
-            return names, []
-        return set(adapter_parameters(self.model)), []
-
-    @property
-    def restorations(self) -> int:
-        return sum(c.calls for c in self.restoration_callbacks)
 
 
 def _score_row(model: nn.Module, tokenizer: Any, tasks: Sequence[ContinualTask], scorer: Scorer) -> list[float]:
@@ -361,35 +220,6 @@ def _single_task_scores(load_model: ModelFactory, tokenizer: Any, tasks: Sequenc
     return scores
 
 
-def split_examples(examples: Sequence[Example], test_size: int, seed: int = 0) -> tuple[list[Example], list[Example]]:
-    """Deterministic (train, test) split holding out `test_size` examples."""
-    if not 0 < test_size < len(examples):
-        raise ContinualError(f"test_size must be between 1 and {len(examples) - 1} for {len(examples)} examples, "
-                             f"got {test_size}")
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    test = [examples[i] for i in sorted(order[:test_size])]
-    train = [examples[i] for i in sorted(order[test_size:])]
-    return train, test
-
-
-def up_to_first_call(example: Example) -> Example:
-    """The conversation cut after its first assistant turn that calls tools (unchanged if there is none)."""
-    messages = example["messages"]
-    for index, message in enumerate(messages):
-        if message["role"] == "assistant" and message.get("tool_calls"):
-            return {**example, "messages": messages[:index + 1]}
-    return example
-
-
-def sample_examples(examples: Sequence[Example], count: int | None, seed: int = 0) -> list[Example]:
-    """A seeded random subset of `count` examples in their original order (all of them when count is None)."""
-    if count is None or count >= len(examples):
-        return list(examples)
-    keep = sorted(random.Random(seed).sample(range(len(examples)), count))
-    return [examples[i] for i in keep]
-
-
 def load_task_files(paths: Sequence[str | Path], test_size: int, seed: int = 0, max_train: int | None = None,
                     test_paths: Sequence[str | Path] | None = None, first_call_only: bool = False) -> list[ContinualTask]:
     """One task per SFT JSONL file, named by the file stem.
@@ -418,26 +248,6 @@ def load_task_files(paths: Sequence[str | Path], test_size: int, seed: int = 0, 
             train, test = [up_to_first_call(e) for e in train], [up_to_first_call(e) for e in test]
         tasks.append(ContinualTask(Path(path).stem, train, test))
     return tasks
-
-
-def tool_call_scorer(batch_size: int = 8, max_new_tokens: int = 96) -> Scorer:
-    """Exact tool-call accuracy (name + arguments) by greedy generation, as the benchmark prompts the model."""
-    def score(model: nn.Module, tokenizer: Any, examples: Sequence[Example]) -> float:
-        return tool_call_accuracy(model, tokenizer, examples, batch_size=batch_size,
-                                  max_new_tokens=max_new_tokens).exact_accuracy
-    return score
-
-
-def teacher_forced_scorer(kind: str, max_length: int, batch_size: int = 4) -> Scorer:
-    """`greedy`: share of assistant turns greedy decoding reproduces verbatim; `token`: share of their tokens
-    predicted right. Both take one forward pass per batch (no generation)."""
-    function = {"greedy": greedy_turn_accuracy, "token": token_accuracy}.get(kind)
-    if function is None:
-        raise ValueError(f"scorer must be 'greedy' or 'token', got {kind!r}")
-
-    def score(model: nn.Module, tokenizer: Any, examples: Sequence[Example]) -> float:
-        return function(model, tokenizer, examples, max_length=max_length, batch_size=batch_size)
-    return score
 
 
 def format_results(results: Sequence[ContinualResult]) -> str:

@@ -8,13 +8,17 @@ would write the turn verbatim. One forward pass per batch instead of token-by-to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from tooltune.train.data import IGNORE_INDEX, Example, PaddingCollator, encode_examples, pad_token_id
+from tooltune.train.eval import tool_call_accuracy
+
+Scorer = Callable[[nn.Module, Any, Sequence[Example]], float]
+"""score(model, tokenizer, held-out examples) -> accuracy in [0, 1]."""
 
 
 def turn_spans(labels: torch.Tensor) -> list[tuple[int, int]]:
@@ -68,3 +72,23 @@ def token_accuracy(model: nn.Module, tokenizer: Any, examples: Sequence[Example]
         hits += int((predicted == gold).sum())
         total += gold.numel()
     return hits / total if total else 0.0
+
+
+def tool_call_scorer(batch_size: int = 8, max_new_tokens: int = 96) -> Scorer:
+    """Exact tool-call accuracy (name + arguments) by greedy generation, as the benchmark prompts the model."""
+    def score(model: nn.Module, tokenizer: Any, examples: Sequence[Example]) -> float:
+        return tool_call_accuracy(model, tokenizer, examples, batch_size=batch_size,
+                                  max_new_tokens=max_new_tokens).exact_accuracy
+    return score
+
+
+def teacher_forced_scorer(kind: str, max_length: int, batch_size: int = 4) -> Scorer:
+    """`greedy`: share of assistant turns greedy decoding reproduces verbatim; `token`: share of their tokens
+    predicted right. Both take one forward pass per batch (no generation)."""
+    function = {"greedy": greedy_turn_accuracy, "token": token_accuracy}.get(kind)
+    if function is None:
+        raise ValueError(f"scorer must be 'greedy' or 'token', got {kind!r}")
+
+    def score(model: nn.Module, tokenizer: Any, examples: Sequence[Example]) -> float:
+        return function(model, tokenizer, examples, max_length=max_length, batch_size=batch_size)
+    return score

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
-from tooltune.methods.internalize.accounting import ApproachResult
+from tooltune.methods.internalize.metrics import ApproachResult
 from tooltune.methods.internalize.teacher import answers_match, extract_answer
 from tooltune.models.base import ChatModel
 from tooltune.models.types import ChatRequest, GenerationConfig

@@ -7,11 +7,10 @@ import json
 import time
 from collections.abc import Callable
 from statistics import mean
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
 
-from tooltune.methods.internalize.accounting import ApproachResult, count_parameters, format_table
+from tooltune.methods.internalize.metrics import ApproachResult, count_parameters, format_table
 from tooltune.methods.internalize.compress import compressor_path, make_compressor
 from tooltune.methods.internalize.curriculum import (
     TaughtSet,
@@ -26,24 +25,11 @@ from tooltune.methods.internalize.retrieve import check_retriever, make_retrieve
 from tooltune.methods.internalize.tasks import DEFAULT_RULES, split_problems
 from tooltune.methods.internalize.teacher import make_teacher, teach_all
 from tooltune.methods.internalize.errors import InternalizeFailure
-from tooltune.methods.internalize.training import CurriculumConfig, add_lora, begin_experiment, train_curriculum
+from tooltune.methods.internalize.config import InternalizeConfig
+from tooltune.methods.internalize.method import add_lora, begin_experiment, train_curriculum
 
 StudentLoader = Callable[[], tuple[Any, Any]]
 """Returns a fresh (model, tokenizer) of the student each time it is called."""
-
-
-class InternalizeConfig(CurriculumConfig):
-    """Every knob of one task experiment; validated at the edge, errors name the field."""
-
-    n_train: int = Field(24, ge=2)
-    n_test: int = Field(24, ge=1)
-    rules: int = Field(len(DEFAULT_RULES), ge=1, le=len(DEFAULT_RULES))
-    examples: int = Field(2, ge=0, description="K: few-shot examples at S = 1")
-    rationales: int = Field(1, ge=1, description="rationales per training question (SKIntern: 2)")
-    teacher: str = "deterministic"
-    retriever: Literal["auto", "bm25", "embedding"] = "auto"
-    max_new_tokens: int = Field(48, ge=1)
-    eval_batch_size: int = Field(12, ge=1)
 
 
 def evaluate_approach(name: str, model: Any, tokenizer: Any, prompts: list[list[dict]], golds: list[str],

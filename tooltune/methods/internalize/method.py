@@ -3,64 +3,16 @@ each stage starting from the previous stage's weights."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from tooltune.methods.internalize.config import CurriculumConfig, StudentTraining
 from tooltune.methods.internalize.errors import InternalizeError
-from tooltune.methods.internalize.schedule import DecaySchedule
-from tooltune.train.settings import SEED_MAX, begin_run, check_run_dir
+from tooltune.train.settings import begin_run, check_run_dir
 
-ALL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 OWNED = ("stage_samples.json", "skintern", "std_cot", "no_profile", "eval", "report.json", "table.txt",
          "answers.jsonl")
 """What an experiment writes in its output directory besides settings.json (all that --overwrite removes)."""
-
-
-@dataclass(frozen=True)
-class StudentTraining:
-    """LoRA and optimizer knobs. SKIntern used rank 32 on all linears; lr and batch are CPU-sized here."""
-
-    lora_r: int = 32
-    lora_alpha: float = 32.0
-    learning_rate: float = 1e-3
-    batch_size: int = 8
-    max_length: int = 512
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("lora_r", "batch_size", "max_length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lora_alpha", "learning_rate"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-
-
-class CurriculumConfig(BaseModel):
-    """Knobs every internalization experiment shares: the schedule, the compressor, LoRA and the optimizer."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    output_dir: str
-    seed: int = Field(0, ge=0, le=SEED_MAX)
-    stages: int = Field(4, ge=2)
-    total_epochs: float = Field(4.0, gt=0)
-    decay: Literal["linear", "exponential"] = "linear"
-    compressor: Literal["auto", "surprisal", "llmlingua"] = "auto"
-    lora_r: int = Field(32, ge=1)
-    lora_alpha: float = Field(32.0, gt=0)
-    learning_rate: float = Field(1e-3, gt=0)
-    batch_size: int = Field(8, ge=1)
-    max_length: int = Field(512, ge=16)
-
-    def schedule(self, examples: int = 0) -> DecaySchedule:
-        return DecaySchedule(stages=self.stages, examples=examples, total_epochs=self.total_epochs, kind=self.decay)
-
-    def knobs(self) -> StudentTraining:
-        return StudentTraining(self.lora_r, self.lora_alpha, self.learning_rate, self.batch_size, self.max_length, self.seed)
 
 
 def experiment_key(config: CurriculumConfig, student: str | None = None) -> dict[str, Any]:
@@ -82,9 +34,9 @@ def begin_experiment(config: CurriculumConfig, student: str | None = None, overw
 
 def add_lora(model: Any, knobs: StudentTraining) -> list[str]:
     """Wrap every attention and MLP linear with LoRA (initialised from the seed) and freeze everything else."""
-    from tooltune.adapters import LoRAConfig, inject_adapters, mark_only_adapters_trainable
+    from tooltune.adapters import TARGET_MODULES, LoRAConfig, inject_adapters, mark_only_adapters_trainable
 
-    wrapped = inject_adapters(model, LoRAConfig(target_modules=list(ALL_LINEARS), r=knobs.lora_r, alpha=knobs.lora_alpha),
+    wrapped = inject_adapters(model, LoRAConfig(target_modules=list(TARGET_MODULES), r=knobs.lora_r, alpha=knobs.lora_alpha),
                               seed=knobs.seed)
     mark_only_adapters_trainable(model)
     return wrapped

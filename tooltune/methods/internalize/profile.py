@@ -16,31 +16,16 @@ from collections.abc import Callable
 from statistics import mean
 from typing import Any
 
-from pydantic import Field
 
-from tooltune.methods.internalize.accounting import count_parameters, forward_flops
+from tooltune.methods.internalize.metrics import count_parameters, forward_flops
 from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor, compressor_path, make_compressor
 from tooltune.methods.internalize.errors import InternalizeError
 from tooltune.methods.internalize.profile_eval import evaluate_condition
 from tooltune.methods.internalize.prompts import compress_for_stage
-from tooltune.methods.internalize.recipe import StudentLoader
+from tooltune.methods.internalize.experiment import StudentLoader
 from tooltune.methods.internalize.schedule import StagePlan
-from tooltune.methods.internalize.training import CurriculumConfig, add_lora, begin_experiment, train_curriculum
-
-
-class ProfileConfig(CurriculumConfig):
-    """Knobs of the profile experiment (sized for a CPU: gold trajectories are 1.3-1.9 k tokens)."""
-
-    user: str
-    apps: list[str] = Field(default_factory=list, description="only instructions whose apps are all in this set (empty: all)")
-    n_train: int = Field(3, ge=1, description="training instructions of the user")
-    n_test: int = Field(2, ge=1, description="held-out instructions of the user")
-    stages: int = Field(3, ge=2)
-    total_epochs: float = Field(3.0, gt=0)
-    batch_size: int = Field(1, ge=1)
-    max_length: int = Field(2048, ge=64)
-    max_turns: int = Field(4, ge=1, description="agent turns per held-out episode")
-    max_new_tokens: int = Field(128, ge=8, description="long enough for a complete tool call")
+from tooltune.methods.internalize.config import ProfileConfig
+from tooltune.methods.internalize.method import add_lora, begin_experiment, train_curriculum
 
 
 def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[Any]:
