@@ -65,7 +65,8 @@ class AgentRecipeConfig(BaseModel):
     lora_alpha: float = Field(32.0, gt=0)
     batch_size: int = Field(1, ge=1)
     grad_accum: int = Field(4, ge=1)
-    max_length: int = Field(2048, ge=64)
+    max_length: int = Field(4096, ge=64, description="tokens per trajectory; the longest gold ones hold ~3.9k, "
+                                                    "and a cut one loses its final answer")
     dtype: str = Field("auto", description="auto | float32 | bfloat16: bf16 autocast in training, bf16 weights "
                                            "at evaluation")
     strategies: list[str] = Field(default_factory=lambda: ["fc"])
