@@ -41,6 +41,23 @@ def test_fc_asks_for_the_answer_on_the_last_turn_only() -> None:
     assert model.tool_choices == ["none"]
 
 
+def test_the_answer_turn_asks_the_user_question_and_the_record_shows_it() -> None:
+    from tooltune.bench.strategies.base import FINAL_ANSWER_REQUEST
+
+    model, state = run("fc", max_turns=2)
+    assert model.calls[0][-1]["role"] == "user" and model.calls[0][-1] != FINAL_ANSWER_REQUEST
+    assert model.calls[1][-1] == FINAL_ANSWER_REQUEST  # the last request ends with the user asking for the answer
+    roles = [m["role"] for m in state.trajectory]
+    assert roles == ["system", "user", "assistant", "tool", "user", "assistant", "tool"]
+    assert state.trajectory[4] == FINAL_ANSWER_REQUEST
+    model, state = run("fc", max_turns=2, answer_on_last_turn=False)
+    assert FINAL_ANSWER_REQUEST not in state.trajectory and FINAL_ANSWER_REQUEST not in model.calls[1]
+    model, state = run("react", max_turns=2)
+    assert model.calls[1][-1] == FINAL_ANSWER_REQUEST and FINAL_ANSWER_REQUEST in state.trajectory
+    model, state = run("plan", max_turns=1)  # the only turn plans: nothing to answer yet
+    assert FINAL_ANSWER_REQUEST not in state.trajectory
+
+
 def test_react_and_plan_last_turns_allow_only_a_final_answer() -> None:
     strategy = get_strategy("react")
     state = strategy.begin(EpisodeKey("c1", "react", "given", 0), OPENING, Toolbox(FakeWorld(), "given", GIVEN), 2)

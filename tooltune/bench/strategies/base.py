@@ -17,6 +17,12 @@ from tooltune.bench.toolbox import Toolbox, error_response, observation_text
 from tooltune.models.types import AssistantMessage, ChatRequest, GenerationConfig, Message, ToolCall, ToolSchema, tool_names
 
 DEFAULT_MAX_TURNS = 20
+# The user's words before the answer turn (smolagents likewise asks for the final answer at its step limit).
+FINAL_ANSWER_REQUEST: Message = {
+    "role": "user",
+    "content": "That is all the tool calls for this request. Now answer me in plain text, without calling a "
+               "tool: what you did, and what I should know.",
+}
 
 
 class Strategy(ABC):
@@ -41,12 +47,21 @@ class Strategy(ABC):
             return "required" if tools else "auto"
         return self.tool_choice if self.tool_choice in tool_names(tools) else "auto"
 
+    def answer_turn(self, state: EpisodeState) -> bool:
+        """Whether the next turn is the last the budget allows and must answer (`answer_on_last_turn`)."""
+        return self.answer_on_last_turn and state.turn + 1 >= state.max_turns and self.offers_tools(state)
+
+    def offers_tools(self, state: EpisodeState) -> bool:
+        """Whether the next turn offers tools (a planning turn does not)."""
+        return True
+
     def turn_choice(self, state: EpisodeState, tools: list[ToolSchema]) -> str:
-        """The tool_choice of the episode's next turn: "none" on the last turn the budget allows (when
-        `answer_on_last_turn`), the run's choice otherwise."""
-        if self.answer_on_last_turn and state.turn + 1 >= state.max_turns:
-            return "none"
-        return self.choice_for(tools)
+        """The tool_choice of the episode's next turn: "none" on the answer turn, the run's choice otherwise."""
+        return "none" if self.answer_turn(state) else self.choice_for(tools)
+
+    def answer_request(self, state: EpisodeState) -> list[Message]:
+        """What the user says before the answer turn (nothing before other turns): that it is time to answer."""
+        return [dict(FINAL_ANSWER_REQUEST)] if self.answer_turn(state) else []
 
     def begin(
         self, key: EpisodeKey, messages: list[Message], toolbox: Toolbox, max_turns: int = DEFAULT_MAX_TURNS
@@ -72,6 +87,7 @@ class Strategy(ABC):
         """Apply the model's answer, run its tool calls, end the episode when it is over."""
         if state.finished:
             raise RuntimeError(f"episode {state.key.id} is already finished")
+        state.trajectory.extend(self.answer_request(state))  # the request held it: so does the record
         state.turn += 1
         state.prompt_tokens += answer.usage.prompt_tokens
         state.completion_tokens += answer.usage.completion_tokens

@@ -16,7 +16,8 @@ class FunctionCalling(Strategy):
 
     def request(self, state: EpisodeState) -> ChatRequest:
         tools = state.toolbox.schemas()
-        return ChatRequest(messages=list(state.trajectory), tools=tools, tool_choice=self.turn_choice(state, tools))
+        return ChatRequest(messages=[*state.trajectory, *self.answer_request(state)], tools=tools,
+                           tool_choice=self.turn_choice(state, tools))
 
     def _consume(self, state: EpisodeState, answer: AssistantMessage) -> None:
         content = answer.content

@@ -32,6 +32,9 @@ class PlanThenAct(FunctionCalling):
         state.phase = "plan"
         return state
 
+    def offers_tools(self, state: EpisodeState) -> bool:
+        return state.phase != "plan"
+
     def request(self, state: EpisodeState) -> ChatRequest:
         if state.phase == "plan":
             return ChatRequest(messages=list(state.trajectory), tools=None)

@@ -71,7 +71,7 @@ class ReAct(Strategy):
         tools = json.dumps(state.toolbox.schemas(), ensure_ascii=False)
         instructions = REACT_INSTRUCTIONS.format(tools=tools)
         messages: list[Message] = []
-        for message in state.trajectory:
+        for message in [*state.trajectory, *self.answer_request(state)]:
             role = message.get("role")
             if role == "system":
                 messages.append({"role": "system", "content": f"{message.get('content') or ''}\n\n{instructions}"})
