@@ -53,7 +53,7 @@ def test_every_method_fills_the_matrix_and_saves_a_loadable_adapter(tmp_path, me
     config = ContinualConfig(method=method, output_dir=str(tmp_path), epochs=1, learning_rate=5e-3, batch_size=4,
                              max_length=256, target_modules=["q_proj", "v_proj", "down_proj"], restoration_period=1,
                              restoration_rate=0.1)
-    result = run_sequence(lambda: tiny_llama(vocab_size=len(tokenizer)), tokenizer, tasks, config, score)
+    result = run_sequence(lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer), tasks, config, score)
     rows = 1 if method == "multitask" else 2
     assert len(result.matrix) == rows and all(len(r) == 2 for r in result.matrix)
     assert all(0.0 <= v <= 1.0 for r in result.matrix for v in r)
@@ -71,7 +71,7 @@ def test_every_method_fills_the_matrix_and_saves_a_loadable_adapter(tmp_path, me
     if method != "data":
         return
     # a rerun resumes from the finished stages and cached scores
-    again = run_sequence(lambda: tiny_llama(vocab_size=len(tokenizer)), tokenizer, tasks, config, score)
+    again = run_sequence(lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer), tasks, config, score)
     assert again.matrix == result.matrix
     assert all(s["global_step"] == t["global_step"] for s, t in zip(again.stages, result.stages))
 
@@ -79,7 +79,7 @@ def test_every_method_fills_the_matrix_and_saves_a_loadable_adapter(tmp_path, me
     def tokens(model, tok, examples) -> float:
         return token_accuracy(model, tok, examples, max_length=256)
 
-    rescored = run_sequence(lambda: tiny_llama(vocab_size=len(tokenizer)), tokenizer, tasks, config, tokens,
+    rescored = run_sequence(lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer), tasks, config, tokens,
                             scorer_name="token")
     assert rescored.restorations == 0  # nothing was trained again
     assert rescored.matrix[-1] == [tokens(fresh, tokenizer, t.test) for t in tasks]
@@ -162,24 +162,24 @@ def test_a_rerun_with_other_settings_is_refused_and_loses_nothing(tmp_path) -> N
 
     tokenizer = tiny_tokenizer(extra_words=["please"])
     tasks = [task("get_weather"), task("set_volume")]
-    load = lambda: tiny_llama(vocab_size=len(tokenizer))  # noqa: E731
-    first = run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
+    load = lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer)  # noqa: E731
+    first = run_sequence(load, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
                          scorer_settings={"max_length": 256})
     before = _files(tmp_path)
     with pytest.raises(RunDirError, match=r"training.learning_rate: 0.005 -> 0.001"):
-        run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer, learning_rate=1e-3), score,
+        run_sequence(load, tasks, _seqlora(tmp_path, tokenizer, learning_rate=1e-3), score,
                      scorer_name="greedy", scorer_settings={"max_length": 256})
     with pytest.raises(RunDirError, match=r"training.tasks.*->"):  # the same settings, other data
-        run_sequence(load, tokenizer, [tasks[0], task("play_music")], _seqlora(tmp_path, tokenizer), score,
+        run_sequence(load, [tasks[0], task("play_music")], _seqlora(tmp_path, tokenizer), score,
                      scorer_name="greedy", scorer_settings={"max_length": 256})
     with pytest.raises(RunDirError, match=r"scorers.greedy.max_length: 256 -> 128"):
-        run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
+        run_sequence(load, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
                      scorer_settings={"max_length": 128})
     assert _files(tmp_path) == before
-    again = run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
+    again = run_sequence(load, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
                          scorer_settings={"max_length": 256})
     assert again.matrix == first.matrix
-    fresh = run_sequence(load, tokenizer, tasks, _seqlora(tmp_path, tokenizer, learning_rate=1e-3), score,
+    fresh = run_sequence(load, tasks, _seqlora(tmp_path, tokenizer, learning_rate=1e-3), score,
                          scorer_name="greedy", scorer_settings={"max_length": 256}, overwrite=True)
     assert len(fresh.matrix) == 2 and all(s["global_step"] > 0 for s in fresh.stages)
 
@@ -187,13 +187,13 @@ def test_a_rerun_with_other_settings_is_refused_and_loses_nothing(tmp_path) -> N
 def test_a_half_written_score_row_is_scored_again_and_the_file_stays_valid(tmp_path) -> None:
     tokenizer = tiny_tokenizer(extra_words=["please"])
     tasks = [task("get_weather"), task("set_volume")]
-    load = lambda: tiny_llama(vocab_size=len(tokenizer))  # noqa: E731
+    load = lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer)  # noqa: E731
     config = _seqlora(tmp_path, tokenizer)
-    first = run_sequence(load, tokenizer, tasks, config, score)
+    first = run_sequence(load, tasks, config, score)
     rows = tmp_path / "seqlora" / "scores-score.jsonl"
     lines = rows.read_text().splitlines()
     rows.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])  # a crash while the last row was written
-    again = run_sequence(load, tokenizer, tasks, config, score)
+    again = run_sequence(load, tasks, config, score)
     assert again.matrix == first.matrix
     assert [json.loads(line)["stage"] for line in rows.read_text().splitlines()] == ["get_weather", "set_volume"]
 
@@ -205,6 +205,6 @@ def test_too_many_router_rows_are_refused_before_anything_is_written(tmp_path) -
     config = ContinualConfig(method="data", output_dir=str(tmp_path / "run"), rows_per_task=20,
                              target_modules=["q_proj"])
     with pytest.raises(ContinualError, match=r"rows_per_task: 20 rows x 2 tasks exceed the model's embedding size 32"):
-        run_sequence(lambda: tiny_llama(vocab_size=len(tokenizer)), tokenizer, [task("get_weather"),
+        run_sequence(lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer), [task("get_weather"),
                      task("set_volume")], config, score)
     assert not any((tmp_path / "run").rglob("*.json"))

@@ -76,7 +76,7 @@ def continual(
     from tooltune.methods import continual as cl
     from tooltune.methods.continual.cl_benchmark import load_cl_task
     from tooltune.models.base import ModelError
-    from tooltune.models.registry import load_model
+    from tooltune.models.registry import load_trainable
     from tooltune.train.settings import SettingsError, check_creatable, settings_error
 
     methods = _split(method)
@@ -120,26 +120,26 @@ def continual(
     scorer_settings = {"max_new_tokens": max_new_tokens} if scorer == "tool-call" else {"max_length": max_length}
     for config in configs:  # every directory is checked before any method trains
         cl.check_continual_dirs(config, task_list, scorer, scorer_settings, overwrite)
-    try:
-        tokenizer = load_model(model, dtype="float32").tokenizer
-    except ModelError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-
-    def fresh_model():  # every method (and single-task reference) starts from the untouched base
-        return load_model(model, dtype="float32").model
-
     stages_per_method = [1 if m == "multitask" else len(task_list) for m in methods]
-    bar = tqdm(total=sum(stages_per_method), desc="continual stages", unit="stage")
+    bars: list = []  # opened at the first message, after the first model has loaded
 
     def progress(message: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=sum(stages_per_method), desc="continual stages", unit="stage"))
+        bar = bars[0]
         bar.write(message)
         if message.split("] ", 1)[-1].startswith("after "):
             bar.update(1)
 
-    results = [cl.run_sequence(fresh_model, tokenizer, task_list, config, score, progress, scorer_name=scorer,
-                               scorer_settings=scorer_settings, overwrite=overwrite) for config in configs]
-    bar.close()
+    try:  # every method (and single-task reference) starts from the untouched base
+        results = [cl.run_sequence(lambda: load_trainable(model), task_list, config, score, progress,
+                                   scorer_name=scorer, scorer_settings=scorer_settings, overwrite=overwrite)
+                   for config in configs]
+    except ModelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    for bar in bars:
+        bar.close()
     typer.echo(f"scorer: {scorer}; tasks: {', '.join(t.name for t in task_list)} "
                f"(train {[len(t.train) for t in task_list]}, test {[len(t.test) for t in task_list]})")
     typer.echo(cl.format_results(results))

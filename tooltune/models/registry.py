@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tooltune.errors import UsageError
 from tooltune.models.base import ChatModel, ModelError
 from tooltune.models.embedded import EMBEDDED_NAME, INSTALL_HINT, embedded_cache_dir, find_gguf, is_cached
 
@@ -56,6 +58,23 @@ def load_model(spec: str, *, adapter: str | Path | None = None, dtype: str | Non
         raise ModelError(f"unknown model {spec!r}: expected {SPEC_HELP} (no such directory: {spec})")
     model.load_seconds = time.perf_counter() - start  # type: ignore[attr-defined]
     return model
+
+
+TrainableLoader = Callable[[], tuple[Any, Any]]
+"""Returns a fresh (model, tokenizer) to train each time it is called."""
+
+
+class NotTrainable(UsageError):
+    """The spec names a model without local weights (a server), which cannot be trained."""
+
+
+def load_trainable(spec: str, dtype: str = "float32") -> tuple[Any, Any]:
+    """A fresh (model, tokenizer) to train, from a local spec (smollm2 or a checkpoint directory); training
+    keeps fp32 master weights by default."""
+    chat = load_model(spec, dtype=dtype)
+    if not hasattr(chat, "tokenizer"):
+        raise NotTrainable(f"--model: {spec!r} is not a local model; training needs weights")
+    return chat.model, chat.tokenizer  # type: ignore[attr-defined]
 
 
 def parse_openai_spec(spec: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +20,22 @@ from tooltune.adapters import TARGET_MODULES, LoRAConfig, inject_adapters, save_
 from tooltune.methods.citi.config import CITISettings, CompareSettings
 from tooltune.methods.citi.method import train_citi
 from tooltune.methods.citi.metrics import retention_check
+from tooltune.models.registry import TrainableLoader, load_trainable
 from tooltune.train import Stage, TrainConfig, train_stages
 from tooltune.atomic import read_json_object, write_json_atomic, write_text_atomic
 from tooltune.train.data import Example, cut_after_tool_calls, sample_examples
 from tooltune.train.eval import tool_call_accuracy
-from tooltune.train.settings import SettingsError, begin_run, check_run_dir, examples_digest
+from tooltune.train.settings import begin_run, check_run_dir, examples_digest
 
 METHODS = ("base", "lora", "full", "citi")
-ModelLoader = Callable[[], tuple[nn.Module, Any]]
 OWNED = ("results.json", "table.md", *METHODS)
 """What a comparison writes in its directory besides settings.json (all that --overwrite removes)."""
 
 
-def load_model_spec(spec: str) -> ModelLoader:
+def load_model_spec(spec: str) -> TrainableLoader:
     """A loader of fresh (model, tokenizer) pairs for any local model spec of `tooltune.models.registry`
     ("smollm2" or a checkpoint directory)."""
-    def load() -> tuple[nn.Module, Any]:
-        from tooltune.models.registry import load_model
-
-        chat = load_model(spec, dtype="float32")  # training keeps fp32 master weights
-        if not hasattr(chat, "tokenizer"):
-            raise SettingsError(f"--model: {spec!r} is not a local model; training needs weights")
-        return chat.model, chat.tokenizer
-
-    return load
+    return lambda: load_trainable(spec)
 
 
 def prepare_examples(examples: Sequence[Example], calls_per_example: int = 0, limit: int | None = None,
@@ -106,7 +98,7 @@ def complete_row(row: dict[str, Any], method: str) -> bool:
         isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool) for key in ROW_NUMBERS)
 
 
-def run_method(method: str, load: ModelLoader, train: Sequence[Example], evaluate: Sequence[Example], out_dir: Path,
+def run_method(method: str, load: TrainableLoader, train: Sequence[Example], evaluate: Sequence[Example], out_dir: Path,
                settings: CompareSettings) -> dict[str, Any]:
     """Train (unless base) and score one method; cached in `out_dir/method/result.json` (a damaged one counts
     as missing: the method resumes from its finished stages and is scored again)."""
@@ -146,7 +138,7 @@ def check_comparison_dir(out_dir: str | Path, settings: CompareSettings, train: 
     return check_run_dir(out_dir, comparison_key(settings, train, evaluate, model), owned=OWNED, overwrite=overwrite)
 
 
-def compare_methods(methods: Sequence[str], load: ModelLoader, train: Sequence[Example],
+def compare_methods(methods: Sequence[str], load: TrainableLoader, train: Sequence[Example],
                     evaluate: Sequence[Example], out_dir: str | Path, settings: CompareSettings | None = None,
                     *, model: str | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
     """Run the methods in order; write `results.json` and `table.md` in `out_dir`.

@@ -24,6 +24,7 @@ from tooltune.methods.continual.config import ContinualConfig, ContinualError, C
 from tooltune.methods.continual.method import _MethodState
 from tooltune.methods.continual.metrics import ContinualMetrics, continual_metrics, format_matrix
 from tooltune.methods.continual.scoring import Scorer
+from tooltune.models.registry import TrainableLoader
 from tooltune.train.data import Example, load_sft_jsonl, sample_examples, split_examples, up_to_first_call
 from tooltune.train.settings import (
     SETTINGS_FILE,
@@ -36,7 +37,6 @@ from tooltune.train.settings import (
 )
 from tooltune.train.trainer import Stage, train_stages
 
-ModelFactory = Callable[[], nn.Module]
 
 
 
@@ -150,7 +150,7 @@ def _check_router_rows(model: nn.Module, config: ContinualConfig, stages: int) -
                              f"embedding size {dim}; lower rows_per_task")
 
 
-def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask], config: ContinualConfig,
+def run_sequence(load: TrainableLoader, tasks: Sequence[ContinualTask], config: ContinualConfig,
                  scorer: Scorer, progress: Callable[[str], None] | None = None,
                  scorer_name: str = "score", scorer_settings: dict[str, Any] | None = None,
                  overwrite: bool = False) -> ContinualResult:
@@ -173,7 +173,7 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
         plan = [("all", union)]
     else:
         plan = [(t.name, t.train) for t in tasks]
-    model = load_model()
+    model, tokenizer = load()
     state = _MethodState(model, config)  # adapter settings are checked here, before anything is written
     _check_router_rows(model, config, len(plan))
     begin_run(out, compare, overwrite=overwrite)
@@ -198,7 +198,7 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
         matrix.append(row)
         say(f"[{config.method}] after {stage_name}: " + " ".join(f"{n}={s:.3f}" for n, s in zip(names, row)))
     save_adapter(model, out / "adapter", metadata={"method": config.method, "tasks": names})
-    single = _single_task_scores(load_model, tokenizer, tasks, config, scorer, say, scorer_name, scorer_settings,
+    single = _single_task_scores(load, tasks, config, scorer, say, scorer_name, scorer_settings,
                                  overwrite) if config.single_task else None
     if config.method == "multitask":
         metrics = ContinualMetrics(ap=sum(matrix[0]) / len(matrix[0]), f_ra=None, bwt=None, fwt=None)
@@ -207,14 +207,14 @@ def run_sequence(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[Conti
     return ContinualResult(config.method, names, matrix, metrics, single, state.restorations, stages)
 
 
-def _single_task_scores(load_model: ModelFactory, tokenizer: Any, tasks: Sequence[ContinualTask],
+def _single_task_scores(load: TrainableLoader, tasks: Sequence[ContinualTask],
                         config: ContinualConfig, scorer: Scorer, say: Callable[[str], None],
                         scorer_name: str, scorer_settings: dict[str, Any] | None, overwrite: bool) -> list[float]:
     """Score of each task trained alone from the base with the same method (the FWT reference)."""
     scores = []
     for task in tasks:
         say(f"[{config.method}] single-task reference: {task.name}")
-        result = run_sequence(load_model, tokenizer, [task], _single_config(config, task), scorer,
+        result = run_sequence(load, [task], _single_config(config, task), scorer,
                               scorer_name=scorer_name, scorer_settings=scorer_settings, overwrite=overwrite)
         scores.append(result.matrix[0][0])
     return scores

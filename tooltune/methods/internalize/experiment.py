@@ -26,10 +26,9 @@ from tooltune.methods.internalize.tasks import DEFAULT_RULES, split_problems
 from tooltune.methods.internalize.teacher import make_teacher, teach_all
 from tooltune.methods.internalize.errors import InternalizeFailure
 from tooltune.methods.internalize.config import InternalizeConfig
+from tooltune.models.registry import TrainableLoader
 from tooltune.methods.internalize.method import add_lora, begin_experiment, train_curriculum
 
-StudentLoader = Callable[[], tuple[Any, Any]]
-"""Returns a fresh (model, tokenizer) of the student each time it is called."""
 
 
 def evaluate_approach(name: str, model: Any, tokenizer: Any, prompts: list[list[dict]], golds: list[str],
@@ -42,7 +41,7 @@ def evaluate_approach(name: str, model: Any, tokenizer: Any, prompts: list[list[
     return score_answers(name, answers, golds, parameters)
 
 
-def run_task_experiment(config: InternalizeConfig, load_student: StudentLoader, log: Callable[[str], None] = print,
+def run_task_experiment(config: InternalizeConfig, load_student: TrainableLoader, log: Callable[[str], None] = print,
                         *, student: str | None = None, overwrite: bool = False) -> dict:
     """Teach, retrieve, compress, train Std-CoT and SKIntern students, evaluate all approaches; write a report.
 

@@ -85,13 +85,9 @@ def student_loader(spec: str = "smollm2") -> Any:
     def load() -> tuple[Any, Any]:
         import torch
 
+        from tooltune.models.registry import load_trainable
+
         torch.manual_seed(0)
-        if embedded:
-            from tooltune.models.embedded import load_embedded_model
-
-            return load_embedded_model()
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+        return load_trainable(spec)
 
     return load

@@ -22,8 +22,8 @@ from tooltune.methods.internalize.compress import Compressor, SurprisalCompresso
 from tooltune.methods.internalize.errors import InternalizeError
 from tooltune.methods.internalize.profile_eval import evaluate_condition
 from tooltune.methods.internalize.prompts import compress_for_stage
-from tooltune.methods.internalize.experiment import StudentLoader
 from tooltune.methods.internalize.schedule import StagePlan
+from tooltune.models.registry import TrainableLoader
 from tooltune.methods.internalize.config import ProfileConfig
 from tooltune.methods.internalize.method import add_lora, begin_experiment, train_curriculum
 
@@ -103,7 +103,7 @@ def stage_example(case: Any, plan: StagePlan, compressor: Compressor) -> dict:
     return {"messages": [{"role": "system", "content": system}, *trajectory[1:]], "tools": tools, "id": case.id}
 
 
-def run_profile_experiment(config: ProfileConfig, load_student: StudentLoader, log: Callable[[str], None] = print,
+def run_profile_experiment(config: ProfileConfig, load_student: TrainableLoader, log: Callable[[str], None] = print,
                            *, student: str | None = None, overwrite: bool = False) -> dict:
     """Profile internalized (SKIntern decay) vs profile in the prompt vs no profile, on held-out instructions.
 
