@@ -33,10 +33,10 @@ def importance(
     aggregate: str = typer.Option("sum", "--aggregate", help="sum | mean of |theta * grad| over a module."),
 ) -> None:
     """Gradient importance |theta * dL/dtheta| of every layer x linear module for one or more abilities."""
-    from tooltune.methods.citi.method import general_rows
+    from tooltune.methods.citi.method import ability_importance
     from tooltune.methods.citi.experiment import load_model_spec
     from tooltune.errors import RunFailure
-    from tooltune.methods.citi.importance import compute_importance, heatmap_svg, save_importance
+    from tooltune.methods.citi.importance import heatmap_svg, save_importance
     from tooltune.models.base import ModelError
     from tooltune.train.data import load_sft_jsonl
     from tooltune.train.settings import SettingsError, check_creatable
@@ -49,10 +49,7 @@ def importance(
         net, tokenizer = load_model_spec(model)()
     except ModelError as exc:
         raise RunFailure(f"--model: {exc}") from exc
-    scores = [compute_importance(net, tokenizer, examples, ability, max_length, 2, batches, aggregate)]  # type: ignore[arg-type]
-    if general:
-        rows = general_rows(tokenizer, 2 * batches, min(256, max_length))
-        scores.append(compute_importance(net, tokenizer, rows, "general", max_length, 2, batches, aggregate))  # type: ignore[arg-type]
+    scores = ability_importance(net, tokenizer, examples, ability, batches, max_length, aggregate, general)  # type: ignore[arg-type]
     path = save_importance(scores, out)
     for item in scores:
         svg = path.with_name(f"{path.stem}.{item.ability}.svg")

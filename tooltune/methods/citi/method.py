@@ -18,6 +18,7 @@ from torch import nn
 from tooltune.adapters import MoLoRAConfig, adapter_parameters, full_tune_module_names, inject_adapters, save_adapter
 from tooltune.methods.citi.config import CITISettings
 from tooltune.methods.citi.importance import (
+    Aggregate,
     ImportanceScores,
     component_sort_key,
     compute_importance,
@@ -70,14 +71,27 @@ def general_rows(tokenizer: Any, count: int, length: int) -> list[dict[str, list
     return [{"input_ids": r, "labels": list(r), "attention_mask": [1] * len(r)} for r in rows]
 
 
+IMPORTANCE_BATCH_SIZE = 2
+GENERAL_WINDOW = 256
+"""Tokens per row of general text scored for importance (at most the max length)."""
+
+
+def ability_importance(model: nn.Module, tokenizer: Any, examples: Sequence[Example], ability: str, batches: int,
+                       max_length: int, aggregate: Aggregate = "sum", general: bool = True) -> list[ImportanceScores]:
+    """Importance for `ability` on `examples` and, with `general`, for general ability on calibration text."""
+    common = {"batch_size": IMPORTANCE_BATCH_SIZE, "max_batches": batches, "aggregate": aggregate}
+    scores = [compute_importance(model, tokenizer, examples, ability, max_length, **common)]
+    if general:
+        rows = general_rows(tokenizer, IMPORTANCE_BATCH_SIZE * batches, min(GENERAL_WINDOW, max_length))
+        scores.append(compute_importance(model, tokenizer, rows, "general", max_length, **common))
+    return scores
+
+
 def citi_importance(model: nn.Module, tokenizer: Any, examples: Sequence[Example],
                     settings: CITISettings) -> tuple[ImportanceScores, ImportanceScores]:
     """Tool importance on the training conversations, general importance on calibration text."""
-    common = {"batch_size": 2, "max_batches": settings.importance_batches,
-              "aggregate": settings.importance_aggregate}
-    tool = compute_importance(model, tokenizer, examples, "tool", settings.importance_max_length, **common)
-    rows = general_rows(tokenizer, 2 * settings.importance_batches, min(256, settings.importance_max_length))
-    general = compute_importance(model, tokenizer, rows, "general", settings.importance_max_length, **common)
+    tool, general = ability_importance(model, tokenizer, examples, "tool", settings.importance_batches,
+                                       settings.importance_max_length, settings.importance_aggregate)
     return tool, general
 
 
