@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from itertools import combinations
 
-from tooltune.sandbox.cases import load_cases, load_instructions
 from tooltune.sandbox.catalogue import CITIES, catalogue_rows
 from tooltune.sandbox.prompts import episode_messages, render_profile
+from tooltune.sandbox.tasks import load_cases, load_instructions
 from tooltune.sandbox.tools import APP_NAMES, all_tools
 from tooltune.sandbox.userdata import user_rows
 from tooltune.sandbox.users import get_user, load_users

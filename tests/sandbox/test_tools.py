@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 import pytest
 from jsonschema import Draft202012Validator
 
+from tooltune.sandbox.retrieval import retrieval_tools
 from tooltune.sandbox.state import USER_TABLES, snapshot
-from tooltune.sandbox.tools import (
-    APP_NAMES, Range, ToolContext, all_tools, retrieval_tools, tool, tool_schema,
-)
+from tooltune.sandbox.tools import APP_NAMES, Range, ToolContext, all_tools, tool, tool_schema
 
 ALL = all_tools() + retrieval_tools()
 

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tooltune.bench.rundir import CONFIG_NAME
+from tooltune.bench.compare_report import write_comparison_report
+from tooltune.bench.episode import EpisodeRecord
+from tooltune.bench.rundir import CONFIG_NAME, JUDGMENTS, read_judgments
+from tooltune.bench.scores import write_json
 from tooltune.bench.stats import bootstrap_means
 from tooltune.errors import UsageError
 
@@ -45,6 +48,29 @@ class Run:
     label: str
     rows: dict[EpisodeId, dict[str, Any]]  # numeric columns parsed (float or None), others as text
     columns: list[str]  # numeric non-identity columns, in episodes.csv order
+
+    def episodes(self, keys: set[EpisodeId]) -> dict[EpisodeId, EpisodeRecord]:
+        """The run's recorded episodes among `keys`, from its trajectories.jsonl (none if it has none)."""
+        path = self.path / "trajectories.jsonl"
+        if not path.exists():
+            return {}
+        out = {}
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    record = EpisodeRecord.from_dict(json.loads(line))
+                except (ValueError, TypeError, KeyError) as error:
+                    raise CompareError(f"{path}:{number}: not an episode ({type(error).__name__}); rewrite it "
+                                       f"with `tooltune bench report {self.path}`") from None
+                key = (record.key.case_id, record.key.strategy, record.key.setting, record.key.trial)
+                if key in keys:
+                    out[key] = record
+        return out
+
+    def verdicts(self) -> dict[str, Any]:
+        """The judge's verdicts per episode id, if the run was judged."""
+        path = self.path / JUDGMENTS
+        return read_judgments(path) if path.exists() else {}
 
 
 @dataclass
@@ -317,9 +343,6 @@ def comparison_text(result: dict[str, Any]) -> str:
 
 def write_comparison(comparison: Comparison, out_dir: str | Path) -> Path:
     """Write compare.json and compare.html into `out_dir`; returns the HTML report's path."""
-    from tooltune.bench.compare_report import write_comparison_report
-    from tooltune.bench.scores import write_json
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "compare.json", comparison.result)

@@ -6,19 +6,19 @@ a sortable per-case table of differences, and each case's trajectories side by s
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tooltune.bench.compare import CompareError, Comparison, EpisodeId, Run
-from tooltune.bench.episode import EpisodeRecord
-from tooltune.bench.report import CSS, _episode_html
 from tooltune.atomic import write_text_atomic
+from tooltune.bench.report import CSS, _episode_html
 from tooltune.bench.svg import bar_chart
+
+if TYPE_CHECKING:
+    from tooltune.bench.compare import Comparison, EpisodeId
 
 MAX_CASES = 300  # cases whose trajectories are shown (largest differences first)
 
@@ -192,31 +192,6 @@ def _case_table(result: dict[str, Any]) -> str:
             f'case means over the matched episodes.</p>')
 
 
-def _records(run: Run, keys: set[EpisodeId]) -> dict[EpisodeId, EpisodeRecord]:
-    path = run.path / "trajectories.jsonl"
-    if not path.exists():
-        return {}
-    out = {}
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            try:
-                record = EpisodeRecord.from_dict(json.loads(line))
-            except (ValueError, TypeError, KeyError) as error:
-                raise CompareError(f"{path}:{number}: not an episode ({type(error).__name__}); rewrite it with "
-                                   f"`tooltune bench report {run.path}`") from None
-            key = (record.key.case_id, record.key.strategy, record.key.setting, record.key.trial)
-            if key in keys:
-                out[key] = record
-    return out
-
-
-def _verdicts(run: Run) -> dict[str, Any]:
-    from tooltune.bench.run import JUDGMENTS, read_judgments
-
-    path = run.path / JUDGMENTS
-    return read_judgments(path) if path.exists() else {}
-
-
 def _trajectories(comparison: Comparison) -> str:
     result = comparison.result
     shown = sorted(result["per_case"], key=lambda c: (-max((abs(v) for v in _as_list(c["diff"].get("checks", 0))),
@@ -228,7 +203,7 @@ def _trajectories(comparison: Comparison) -> str:
         by_case[key[0]].append(key)
     columns = []
     for run in comparison.runs:
-        columns.append((run, _records(run, set(keys)), _verdicts(run)))
+        columns.append((run, run.episodes(set(keys)), run.verdicts()))
     sections = []
     for case in shown:
         side = []

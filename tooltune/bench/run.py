@@ -10,25 +10,28 @@ and one process at a time writes to a run directory (see `rundir`).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tooltune.bench.config import RunConfig, RunConfigError
 from tooltune.bench.episode import EpisodeKey
 from tooltune.bench.judge import LLMJudge, judge_case, judge_run, recheck
 from tooltune.atomic import write_stream_atomic
-from tooltune.bench.rundir import CONFIG_NAME, RunLock, holds_nothing
+from tooltune.bench.rundir import CONFIG_NAME, JUDGMENTS, RunLock, holds_nothing, read_judgments
 from tooltune.bench.runner import Harness, Runner, keypoint_checks, run_cases, sandbox_harness
-from tooltune.bench.scores import JUDGE_DIMENSIONS, episode_row, write_json, write_scores
+from tooltune.bench.scores import episode_row, summary_text, write_json, write_scores
 from tooltune.bench.store import DB_NAME, RunStore, RunStoreError
 from tooltune.bench.suites import load_suite
 from tooltune.errors import RunFailure, UsageError, one_line
 from tooltune.models.base import ChatModel, ModelError
 
+if TYPE_CHECKING:
+    from tooltune.sandbox.suite import Suite
+
 TRAJECTORIES = "trajectories.jsonl"
-JUDGMENTS = "judgments.json"
 
 
 class ModelLoadError(UsageError):
@@ -52,6 +55,20 @@ class RunResult:
         if self.counts["failed"] and not self.counts["done"] and not self.counts["skipped"]:
             return f"all {self.counts['failed']} episodes failed; first error: {first_error(self.failures)}"
         return judge_problem(self.summary)
+
+    def text(self) -> str:
+        """What `bench run` prints: episode counts, the first failure if any, the scores, the report's path."""
+        lines = [f"episodes: {self.counts}"]
+        if self.counts["failed"]:
+            lines.append(f"{self.counts['failed']} episodes failed (rerun with --resume to retry); "
+                         f"first error: {first_error(self.failures)}")
+        return "\n".join([*lines, summary_text(self.summary), f"report: {self.report.resolve()}"])
+
+    def check(self) -> None:
+        """Raise a `RunFailedError` when the run counts as failed (its outputs are written all the same)."""
+        problem = self.problem()
+        if problem:
+            raise RunFailedError(problem)
 
 
 def first_error(failures: dict[str, str]) -> str:
@@ -129,7 +146,7 @@ def _load(spec: str, option: str, allow_insecure_key: bool, **options: Any) -> C
 
 
 def run_benchmark(config: RunConfig, run_dir: str | Path, *, resume: bool = False, model: ChatModel | None = None,
-                  suite: Any = None, harness: Harness | None = None, judges: Sequence[LLMJudge] = (),
+                  suite: Suite | None = None, harness: Harness | None = None, judges: Sequence[LLMJudge] = (),
                   progress: bool = True) -> RunResult:
     """Run (or finish) the episodes of `config` in `run_dir`, then judge and write scores and report."""
     run_dir = Path(run_dir)
@@ -165,6 +182,14 @@ def run_benchmark(config: RunConfig, run_dir: str | Path, *, resume: bool = Fals
     return RunResult(run_dir, counts, summary, report, failures)
 
 
+def run_bench(config: RunConfig, run_dir: Path | None, *, resume: bool = False, judge_specs: Sequence[str] = (),
+              progress: bool = True) -> RunResult:
+    """`bench run`: load the judges named by `judge_specs`, then run in `run_dir` (default runs/bench-<time>)."""
+    run_dir = run_dir or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
+    judges = load_judges(judge_specs, config.allow_insecure_key)
+    return run_benchmark(config, run_dir, resume=resume, judges=judges, progress=progress)
+
+
 def read_outputs(run_dir: Path, logged: set[str], judged: bool) -> dict[str, Any] | None:
     """Check the outputs a re-score replaces; returns the saved verdicts (None when judging now or none saved).
 
@@ -175,7 +200,7 @@ def read_outputs(run_dir: Path, logged: set[str], judged: bool) -> dict[str, Any
     return read_judgments(path) if not judged and path.exists() else None
 
 
-def finish_run(run_dir: Path, store: RunStore, suite: Any, judges: Sequence[LLMJudge] = (),
+def finish_run(run_dir: Path, store: RunStore, suite: Suite | None, judges: Sequence[LLMJudge] = (),
                progress: bool = True) -> tuple[dict[str, Any], Path]:
     """Export the log, judge if asked, write scores and the HTML report (all read and checked before writing)."""
     from tooltune.bench.report import write_report
@@ -214,26 +239,6 @@ def _usable(verdict: dict[str, Any] | None) -> dict[str, Any] | None:
     return verdict if verdict and "error" not in verdict else None
 
 
-def read_judgments(path: Path) -> dict[str, dict[str, Any]]:
-    """Saved verdicts (episode id -> verdict); a damaged file is an error naming it, never silently dropped."""
-    hint = "re-create it with `tooltune bench judge RUN --judge MODEL` or move it away"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise RunStoreError(f"{path}: unreadable ({error}); {hint}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise RunStoreError(f"{path}: expected an object of episode id -> verdict object; {hint}")
-    for episode, verdict in data.items():
-        bad = [d for d in JUDGE_DIMENSIONS if "error" not in verdict and not _score(verdict.get(d))]
-        if bad:
-            raise RunStoreError(f"{path}: {episode}: {bad[0]} is not a score ({verdict.get(bad[0])!r}); {hint}")
-    return data
-
-
-def _score(value: Any) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-
 def check_export(path: Path, logged: set[str]) -> None:
     """Refuse to replace a trajectory export that holds episodes the log lacks (their only copy)."""
     if not path.exists():
@@ -263,7 +268,7 @@ def export_trajectories(path: Path, records: Sequence[Any]) -> None:
     write_stream_atomic(path, write)
 
 
-def rescore_run(run_dir: str | Path, *, judges: Sequence[LLMJudge] = (), replay: bool = False, suite: Any = None,
+def rescore_run(run_dir: str | Path, *, judges: Sequence[LLMJudge] = (), replay: bool = False, suite: Suite | None = None,
                 harness: Harness | None = None, progress: bool = True) -> tuple[dict[str, Any], Path]:
     """Re-score a saved run without the agent model: optionally replay checks, judge, rewrite outputs."""
     run_dir = Path(run_dir)
@@ -283,7 +288,7 @@ def rescore_run(run_dir: str | Path, *, judges: Sequence[LLMJudge] = (), replay:
             store.close()
 
 
-def _replay(store: RunStore, suite: Any, harness: Harness) -> None:
+def _replay(store: RunStore, suite: Suite, harness: Harness) -> None:
     """Recompute every episode's deterministic checks by replaying its calls on a fresh world."""
     if harness.check is None:
         raise ValueError("replay: the harness has no checker")

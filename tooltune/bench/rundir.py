@@ -1,4 +1,4 @@
-"""A run directory's guards: one writer at a time (a lock file) and what may be written where.
+"""A run directory's files and guards: one writer at a time (a lock file) and what may be written where.
 
 Every writer (`bench run`, `bench judge`, `bench report`) holds an exclusive `fcntl.flock` on `.lock` inside
 the run directory for as long as it writes; a second writer gets a `RunLockedError` at once. Files that
@@ -8,13 +8,16 @@ resume or re-scoring read are replaced atomically (`tooltune.atomic`).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from tooltune.bench.scores import JUDGE_DIMENSIONS
 from tooltune.bench.store import RunStoreError
 
 CONFIG_NAME = "config.json"
+JUDGMENTS = "judgments.json"
 LOCK_NAME = ".lock"
 
 
@@ -73,3 +76,23 @@ class RunLock:
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None
+
+
+def read_judgments(path: Path) -> dict[str, dict[str, Any]]:
+    """Saved verdicts (episode id -> verdict); a damaged file is an error naming it, never silently dropped."""
+    hint = "re-create it with `tooltune bench judge RUN --judge MODEL` or move it away"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RunStoreError(f"{path}: unreadable ({error}); {hint}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise RunStoreError(f"{path}: expected an object of episode id -> verdict object; {hint}")
+    for episode, verdict in data.items():
+        bad = [d for d in JUDGE_DIMENSIONS if "error" not in verdict and not _score(verdict.get(d))]
+        if bad:
+            raise RunStoreError(f"{path}: {episode}: {bad[0]} is not a score ({verdict.get(bad[0])!r}); {hint}")
+    return data
+
+
+def _score(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))

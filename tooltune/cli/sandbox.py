@@ -16,7 +16,8 @@ def list_tools(
     app_name: str = typer.Option("", "--app", help="Only the tools of this app."),
 ) -> None:
     """List the sandbox tools (app, name, description), retrieval tools included."""
-    from tooltune.sandbox.tools import all_tools, retrieval_tools
+    from tooltune.sandbox.retrieval import retrieval_tools
+    from tooltune.sandbox.tools import all_tools
 
     tools = [t for t in all_tools() + retrieval_tools() if not app_name or t.app == app_name]
     if as_json:
@@ -54,7 +55,7 @@ def list_cases(
     instructions: bool = typer.Option(False, "--instructions", help="List instructions (with key points) instead."),
 ) -> None:
     """List case ids with their queries (or the instructions and their key points)."""
-    from tooltune.sandbox.cases import load_cases, load_instructions
+    from tooltune.sandbox.tasks import load_cases, load_instructions
     from tooltune.sandbox.users import get_user
 
     if user and not instructions:
@@ -95,8 +96,8 @@ def export_sft_command(
     """Export gold trajectories as SFT data: JSONL of {"id", "messages", "tools"}."""
     from tqdm import tqdm
 
-    from tooltune.sandbox.cases import load_cases
     from tooltune.sandbox.export import export_sft
+    from tooltune.sandbox.tasks import load_cases
 
     app_list = [a.strip() for a in apps.split(",") if a.strip()] or None
     try:

@@ -1,11 +1,11 @@
-"""Instructions, key points and cases (instruction x user) of the built-in benchmark."""
+"""Instructions, key points and cases (instruction x user); the built-in instructions are in `tasks/`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tooltune.sandbox.users import UserProfile, load_users
+from tooltune.sandbox.users import UserProfile
 
 
 @dataclass
@@ -56,14 +56,3 @@ def make_cases(instructions: list[Instruction], users: list[UserProfile]) -> lis
     """Every instruction for every user, instruction-major, in a stable order."""
     return [Case(f"{i.id}@{u.id}", i, u) for i in instructions for u in users]
 
-
-def load_instructions() -> list[Instruction]:
-    """The built-in instructions (at least 50), across all apps."""
-    from tooltune.sandbox.tasks import all_instructions
-
-    return all_instructions()
-
-
-def load_cases() -> list[Case]:
-    """Built-in instructions x built-in users (at least 800 cases)."""
-    return make_cases(load_instructions(), load_users())

@@ -8,13 +8,15 @@ Without the package (or transformers) the lexical BM25 ranker below takes over.
 from __future__ import annotations
 
 import json
+import math
 import re
+import sys
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
-from tooltune.bm25 import BM25Index
-from tooltune.sandbox.tools import Range, Tool, ToolContext, ToolError, tool
+from tooltune.sandbox.tools import Range, Tool, ToolContext, ToolError, tool, tools_of_module
 
 Doc = tuple[str, str]  # (tool name, text to match)
 
@@ -49,8 +51,21 @@ class BM25Ranker:
         self.k1, self.b = k1, b
 
     def rank(self, query: str, docs: Sequence[Doc], top_k: int) -> list[tuple[str, float]]:
-        index = BM25Index([tokenize(text) for _, text in docs], k1=self.k1, b=self.b)
-        scores = [(name, score) for (name, _), score in zip(docs, index.scores(set(tokenize(query))))]
+        tokenized = [tokenize(text) for _, text in docs]
+        n = len(docs)
+        avg_len = sum(map(len, tokenized)) / max(n, 1)
+        df = Counter(term for tokens in tokenized for term in set(tokens))
+        scores = []
+        for (name, _), tokens in zip(docs, tokenized):
+            tf = Counter(tokens)
+            score = 0.0
+            for term in set(tokenize(query)):
+                if term not in tf:
+                    continue
+                idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+                norm = tf[term] + self.k1 * (1 - self.b + self.b * len(tokens) / avg_len)
+                score += idf * tf[term] * (self.k1 + 1) / norm
+            scores.append((name, score))
         scores.sort(key=lambda item: -item[1])
         return scores[:top_k]
 
@@ -142,3 +157,11 @@ def get_tool_doc(ctx: ToolContext, name: str) -> dict:
         if t.name == name:
             return json.loads(json.dumps(t.schema))
     raise ToolError("not_found", f"no tool named {name!r}; use search_tools to find tool names")
+
+
+_RETRIEVAL_TOOLS = tools_of_module(sys.modules[__name__])
+
+
+def retrieval_tools() -> list[Tool]:
+    """`search_tools` and `get_tool_doc`, for the tool-retrieval setting."""
+    return list(_RETRIEVAL_TOOLS)

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from tooltune.sandbox.cases import Case, load_cases
+from tooltune.sandbox.cases import Case
 from tooltune.sandbox.state import Snapshot, build_template, snapshot
+from tooltune.sandbox.tasks import load_cases
 from tooltune.sandbox.tools import Tool, all_tools
 from tooltune.sandbox.users import UserProfile, load_users
 from tooltune.sandbox.world import World

@@ -230,19 +230,6 @@ def all_tools() -> list[Tool]:
     return list(_ALL_TOOLS)
 
 
-_RETRIEVAL_TOOLS: list[Tool] | None = None
-
-
-def retrieval_tools() -> list[Tool]:
-    """`search_tools` and `get_tool_doc`, for the tool-retrieval setting."""
-    global _RETRIEVAL_TOOLS
-    if _RETRIEVAL_TOOLS is None:
-        from tooltune.sandbox import retrieval
-
-        _RETRIEVAL_TOOLS = tools_of_module(retrieval)
-    return list(_RETRIEVAL_TOOLS)
-
-
 def parse_time(value: str, argument: str) -> datetime:
     """Parse 'YYYY-MM-DD HH:MM[:SS]' or 'YYYY-MM-DD', or raise a ToolError naming the argument."""
     for fmt in (TIME_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%d"):

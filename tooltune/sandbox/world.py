@@ -19,7 +19,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from tooltune.sandbox.state import USER_TABLES, Snapshot, copy_database, diff_snapshots, snapshot
-from tooltune.sandbox.tools import Tool, ToolContext, ToolError, all_tools, parse_time, retrieval_tools
+from tooltune.sandbox.retrieval import default_ranker, retrieval_tools
+from tooltune.sandbox.tools import Tool, ToolContext, ToolError, all_tools, parse_time
 
 _VALIDATORS: dict[int, Draft202012Validator] = {}
 _OPTIONAL_NONE: dict[int, frozenset[str]] = {}
@@ -67,11 +68,8 @@ class World:
         self.db = copy_database(template)
         self._start = start if start is not None else snapshot(self.db)
         self._changes_at_start = self.db.total_changes  # rows written on this connection so far
-        if ranker is None:
-            from tooltune.sandbox.retrieval import default_ranker
-
-            ranker = default_ranker
-        self.ctx = ToolContext(db=self.db, now=self.now, catalog=functional, ranker=ranker)
+        self.ctx = ToolContext(db=self.db, now=self.now, catalog=functional,
+                               ranker=ranker if ranker is not None else default_ranker)
         self.calls: list[tuple[str, dict, dict]] = []
 
     def tool_schemas(self, names: Sequence[str] | None = None) -> list[dict]:

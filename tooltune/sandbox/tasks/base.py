@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tooltune.sandbox.cases import Instruction, KeyPoint
 from tooltune.sandbox.catalogue import BASE_DATE
+from tooltune.sandbox.session import OMIT, Session
 
-if TYPE_CHECKING:
-    from tooltune.sandbox.reference import Session
-
-Solver = Callable[["Session"], None]
+Solver = Callable[[Session], None]
 
 
 @dataclass
@@ -226,7 +224,7 @@ def sent_to(relation: str) -> dict:
     return arg("send_email", "receiver", "equals", {"contact": relation})
 
 
-def email_person(s: "Session", person: dict, subject: str, body: str) -> dict:
+def email_person(s: Session, person: dict, subject: str, body: str) -> dict:
     """Send `body` to a contact, greeted by first name and signed the user's way."""
     words = person["name"].split()
     first = f"{words[0]} {words[-1]}" if words[0] in ("Dr.", "Prof.", "Ms.", "Coach") else words[0]
@@ -235,11 +233,9 @@ def email_person(s: "Session", person: dict, subject: str, body: str) -> dict:
                   content=f"Hi {first},\n\n{body}\n\n{sign}")
 
 
-def add_event(s: "Session", title: str, start: str, minutes: int, location: str = "", *,
+def add_event(s: Session, title: str, start: str, minutes: int, location: str = "", *,
               extra: bool = False) -> dict | None:
     """Put an event in the calendar with the user's usual reminder (`extra`: beyond the literal request)."""
-    from tooltune.sandbox.reference import OMIT
-
     run = s.extra if extra else s.call
     return run("add_event_in_calendar", title=title, start_time=start, end_time=plus_minutes(start, minutes),
                location=location, reminder_minutes=s.pref("calendar.reminder_minutes", OMIT))

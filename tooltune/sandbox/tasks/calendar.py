@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import Session
+from tooltune.sandbox.session import Session
 from tooltune.sandbox.tasks.base import (
     CURRENT_HEALTH, REMINDER_OK, SIGNED, WORKOUT_SLOTS, add_event, answer, arg, called, day, email_person,
     free_slot, looked_first, names_event, new_event_clear, personal, plus_minutes, pref, proactive, sent_to, spoken,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import Session
+from tooltune.sandbox.session import Session
 from tooltune.sandbox.tasks.base import (
     DINNER_TIMES, SIGNED, add_event, answer, any_of, arg, called, calendar_clear, count, day, email_person,
     forecast, free_slot, looked_first, personal, plus_minutes, proactive, reservation_clear, row, sent_to, sql,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import Session
+from tooltune.sandbox.session import Session
 from tooltune.sandbox.tasks.base import (
     CURRENT_HEALTH, NEWEST_EVENT, REMINDER_OK, WORKOUT_SLOTS, add_event, answer, any_of, arg, called, count, day,
     free_slot, looked_first, names_event, new_event_clear, personal, pref, proactive, spoken, sql, task,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.session import OMIT, Session
 from tooltune.sandbox.tasks.base import (
     DINNER_TIMES, REMINDER_OK, SIGNED, UNIT_SYMBOL, VOLUME_OK, add_event, all_of, answer, arg, arg_row, day,
     email_person, free_slot, looked_first, names_event, personal, plus_minutes, pref, proactive, reservation_clear,

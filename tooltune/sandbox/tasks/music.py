@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.session import OMIT, Session
 from tooltune.sandbox.tasks.base import (
     CURRENT_HEALTH, VOLUME_OK, all_of, answer, arg, arg_row, before, called, day, names_event, personal, pref,
     proactive, row, sql, task,

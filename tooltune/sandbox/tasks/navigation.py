@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.session import OMIT, Session
 from tooltune.sandbox.tasks.base import (
     DINNER_TIMES, add_event, all_of, answer, arg, arg_row, called, day, forecast, free_slot, in_daypart,
     looked_first, names_event, open_at, personal, plus_minutes, pref, proactive, reservation_clear, row, sql, task,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.session import OMIT, Session
 from tooltune.sandbox.tasks.base import (
     all_of, answer, any_of, arg, arg_row, called, count, day, looked_first, names_event, personal, pref, proactive,
     sql, task,

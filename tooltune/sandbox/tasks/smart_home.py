@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tooltune.sandbox.reference import OMIT, Session
+from tooltune.sandbox.session import OMIT, Session
 from tooltune.sandbox.tasks.base import (
     all_of, answer, arg, called, day, forecast, looked_first, names_event, personal, pref, proactive, spoken, sql,
     task, temperature,

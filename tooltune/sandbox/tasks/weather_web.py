@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tooltune.sandbox.reference import Session
+from tooltune.sandbox.session import Session
 from tooltune.sandbox.tasks.base import (
     UNIT_SYMBOL, all_of, answer, any_of, arg, count, day, looked_first, names_event, personal, pref, proactive, sql,
     task, temperature,
