@@ -8,14 +8,13 @@ Without the package (or transformers) the lexical BM25 ranker below takes over.
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 import threading
-from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
+from tooltune.bm25 import BM25Index
 from tooltune.sandbox.tools import Range, Tool, ToolContext, ToolError, tool, tools_of_module
 
 Doc = tuple[str, str]  # (tool name, text to match)
@@ -51,21 +50,8 @@ class BM25Ranker:
         self.k1, self.b = k1, b
 
     def rank(self, query: str, docs: Sequence[Doc], top_k: int) -> list[tuple[str, float]]:
-        tokenized = [tokenize(text) for _, text in docs]
-        n = len(docs)
-        avg_len = sum(map(len, tokenized)) / max(n, 1)
-        df = Counter(term for tokens in tokenized for term in set(tokens))
-        scores = []
-        for (name, _), tokens in zip(docs, tokenized):
-            tf = Counter(tokens)
-            score = 0.0
-            for term in set(tokenize(query)):
-                if term not in tf:
-                    continue
-                idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
-                norm = tf[term] + self.k1 * (1 - self.b + self.b * len(tokens) / avg_len)
-                score += idf * tf[term] * (self.k1 + 1) / norm
-            scores.append((name, score))
+        index = BM25Index([tokenize(text) for _, text in docs], k1=self.k1, b=self.b)
+        scores = [(name, score) for (name, _), score in zip(docs, index.scores(set(tokenize(query))))]
         scores.sort(key=lambda item: -item[1])
         return scores[:top_k]
 
