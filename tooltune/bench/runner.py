@@ -14,7 +14,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -27,17 +27,23 @@ from tooltune.bench.toolbox import Toolbox
 from tooltune.models.base import ChatModel, ModelError
 from tooltune.models.types import AssistantMessage, GenerationConfig, Message
 
+if TYPE_CHECKING:
+    from tooltune.sandbox.cases import Case
+    from tooltune.sandbox.checks import KeyPointResult
+    from tooltune.sandbox.suite import Suite
+    from tooltune.sandbox.world import World
+
 
 @dataclass
 class Harness:
     """How the runner reaches the world: open a case's world, its opening messages, the checker."""
 
-    open_world: Callable[[Any], Any]
-    opening: Callable[[Any, bool], list[Message]]
-    check: Callable[[Any, list[Message], Any], list[Any]] | None = None
+    open_world: Callable[[Case], World]
+    opening: Callable[[Case, bool], list[Message]]
+    check: Callable[[Case, list[Message], World], list[KeyPointResult]] | None = None
 
 
-def sandbox_harness(suite: Any) -> Harness:
+def sandbox_harness(suite: Suite) -> Harness:
     """The harness backed by tooltune.sandbox (prompts and deterministic key-point checks)."""
     from tooltune.sandbox.checks import check_keypoints
     from tooltune.sandbox.prompts import episode_messages
@@ -49,13 +55,13 @@ def sandbox_harness(suite: Any) -> Harness:
     )
 
 
-def run_cases(suite: Any, config: RunConfig) -> list[Any]:
+def run_cases(suite: Suite, config: RunConfig) -> list[Case]:
     """The suite's cases that the run covers; a `SelectionError` names what the suite lacks."""
     return select_cases(suite.cases, case_ids=config.cases, users=config.users, apps=config.apps, limit=config.limit,
                         seed=config.seed)
 
 
-def plan_episodes(cases: Sequence[Any], config: RunConfig) -> list[EpisodeKey]:
+def plan_episodes(cases: Sequence[Case], config: RunConfig) -> list[EpisodeKey]:
     """All episode keys of a run, in a stable order."""
     return [EpisodeKey(c.id, s, t, trial) for c in cases for s in config.strategies for t in config.settings
             for trial in range(config.trials)]
@@ -66,7 +72,7 @@ def _as_dict(item: Any) -> dict[str, Any]:
     return {f.name: getattr(item, f.name) for f in fields(item)} if is_dataclass(item) else dict(item)
 
 
-def keypoint_checks(case: Any, results: Sequence[Any]) -> list[dict[str, Any]]:
+def keypoint_checks(case: Case, results: Sequence[KeyPointResult | dict[str, Any]]) -> list[dict[str, Any]]:
     """Checker results as dicts, each with its key point's kind and text (for scores and the judge)."""
     points = {kp.id: kp for kp in getattr(case.instruction, "keypoints", [])}
     out = []
@@ -82,8 +88,8 @@ def keypoint_checks(case: Any, results: Sequence[Any]) -> list[dict[str, Any]]:
 @dataclass
 class _Live:
     key: EpisodeKey
-    case: Any
-    world: Any
+    case: Case
+    world: World
     state: EpisodeState
     strategy: Strategy
     started: float
@@ -92,7 +98,7 @@ class _Live:
 class Runner:
     """Drives the episodes of one run and writes each to the store as it finishes."""
 
-    def __init__(self, model: ChatModel, suite: Any, config: RunConfig, store: RunStore,
+    def __init__(self, model: ChatModel, suite: Suite, config: RunConfig, store: RunStore,
                  harness: Harness | None = None, progress: bool = True) -> None:
         self.model = model
         self.suite = suite
@@ -285,7 +291,7 @@ def derived_seed(base: int | None, *parts: object) -> int | None:
     return zlib.crc32("|".join(map(str, (base, *parts))).encode()) & 0x7FFFFFFF
 
 
-def _close(world: Any) -> None:
+def _close(world: World) -> None:
     close = getattr(world, "close", None)
     if callable(close):
         close()

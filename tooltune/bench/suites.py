@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tooltune.errors import UsageError
+
+if TYPE_CHECKING:
+    from tooltune.sandbox.suite import Suite
 
 
 class SuiteSpecError(UsageError):
     """The --suite value is not a known suite spec."""
 
 
-def load_suite(spec: str) -> Any:
+def stored_spec(spec: str) -> str:
+    """`spec` as a run stores it: an ETAPP path made absolute, so that `bench judge/report` work from anywhere."""
+    if spec.startswith("etapp:"):
+        return "etapp:" + str(Path(spec.removeprefix("etapp:")).expanduser().resolve())
+    return spec
+
+
+def load_suite(spec: str) -> Suite:
     """The Suite named by `spec`."""
     if spec == "builtin":
         from tooltune.sandbox.suite import builtin_suite

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,71 +19,65 @@ def _split(values: list[str] | None) -> list[str]:
 
 INSECURE_KEY_HELP = ("Send $OPENAI_API_KEY even over plain http to a host other than this machine (by default it "
                      "goes only over https or to localhost).")
+TOOL_CHOICE_HELP = ("OpenAI tool_choice for every turn: auto (default, as OpenAI: text or calls), required (calls every "
+                    "turn, so FC episodes run to --max-turns), none (no calls), or NAME (force that tool whenever it is "
+                    "offered, else auto). Local models enforce it with a grammar (calls are always well-formed); "
+                    "HTTP servers get it as tool_choice (FC).")
+NO_FINAL_ANSWER_HELP = ("Cut episodes off at --max-turns instead of asking for the final answer (tool_choice none) on "
+                        "the last turn.")
+
+# `bench run`'s options, declared once here so that the command itself stays a few lines
+Model = Annotated[str, typer.Option("--model", "-m", help="Agent model spec (see `tooltune models`).")]
+Adapter = Annotated[str | None, typer.Option(help="A tooltune/PEFT adapter directory to attach to a local model.")]
+SuiteSpec = Annotated[str, typer.Option(help="'builtin' or 'etapp:PATH' (an upstream ETAPP release).")]
+Strategies = Annotated[list[str], typer.Option("--strategy", "-s", help="fc, react, plan (repeat or comma-list).")]
+Settings = Annotated[list[str], typer.Option("--setting", help="given (case tools) or retrieval.")]
+Trials = Annotated[int, typer.Option(help="Trials per case (pass^k needs several; use --temperature > 0).")]
+MaxTurns = Annotated[int, typer.Option(help="Model turns per episode before it is cut off.")]
+Seed = Annotated[int, typer.Option(help="Seed for --limit sampling and decoding.")]
+Limit = Annotated[int | None, typer.Option(help="Keep this many cases (drawn with --seed).")]
+Users = Annotated[list[str] | None, typer.Option("--users", help="Only these user ids.")]
+Apps = Annotated[list[str] | None, typer.Option("--apps", help="Only cases touching these apps.")]
+Cases = Annotated[list[str] | None, typer.Option("--cases", help="Only these case ids.")]
+Temperature = Annotated[float, typer.Option(help="Sampling temperature of the agent (0 = greedy).")]
+MaxNewTokens = Annotated[int, typer.Option(help="Tokens per model turn.")]
+NoProfile = Annotated[bool, typer.Option("--no-profile", help="Leave the user profile out of the prompt.")]
+Concurrency = Annotated[int, typer.Option(help="Requests in flight for HTTP backends.")]
+BatchSize = Annotated[int, typer.Option(help="Episodes advanced per batched generate for local models.")]
+ToolChoice = Annotated[str, typer.Option("--tool-choice", help=TOOL_CHOICE_HELP)]
+NoFinalAnswer = Annotated[bool, typer.Option("--no-final-answer", help=NO_FINAL_ANSWER_HELP)]
+Dtype = Annotated[str, typer.Option("--dtype", help="Local models: " + DTYPE_HELP + ".")]
+Judges = Annotated[list[str] | None, typer.Option("--judge", help="LLM judge model spec (repeat to vote).")]
+RunOut = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default runs/bench-<time>).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue the run in --out, redoing unfinished episodes.")]
+InsecureKey = Annotated[bool, typer.Option("--allow-insecure-key", help=INSECURE_KEY_HELP)]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
 
 @app.command()
-def run(
-    model: str = typer.Option(..., "--model", "-m", help="Agent model spec (see `tooltune models`)."),
-    adapter: str | None = typer.Option(None, help="A tooltune/PEFT adapter directory to attach to a local model."),
-    suite: str = typer.Option("builtin", help="'builtin' or 'etapp:PATH' (an upstream ETAPP release)."),
-    strategy: list[str] = typer.Option(["fc"], "--strategy", "-s", help="fc, react, plan (repeat or comma-list)."),
-    setting: list[str] = typer.Option(["given"], "--setting", help="given (case tools) or retrieval."),
-    trials: int = typer.Option(1, help="Trials per case (pass^k needs several; use --temperature > 0)."),
-    max_turns: int = typer.Option(20, help="Model turns per episode before it is cut off."),
-    seed: int = typer.Option(0, help="Seed for --limit sampling and decoding."),
-    limit: int | None = typer.Option(None, help="Keep this many cases (drawn with --seed)."),
-    users: list[str] | None = typer.Option(None, "--users", help="Only these user ids."),
-    apps: list[str] | None = typer.Option(None, "--apps", help="Only cases touching these apps."),
-    cases: list[str] | None = typer.Option(None, "--cases", help="Only these case ids."),
-    temperature: float = typer.Option(0.0, help="Sampling temperature of the agent (0 = greedy)."),
-    max_new_tokens: int = typer.Option(256, help="Tokens per model turn."),
-    no_profile: bool = typer.Option(False, "--no-profile", help="Leave the user profile out of the prompt."),
-    concurrency: int = typer.Option(8, help="Requests in flight for HTTP backends."),
-    batch_size: int = typer.Option(8, help="Episodes advanced per batched generate for local models."),
-    tool_choice: str = typer.Option(
-        "auto", "--tool-choice",
-        help="OpenAI tool_choice for every turn: auto (default, as OpenAI: text or calls), required (calls every "
-             "turn, so FC episodes run to --max-turns), none (no calls), or NAME (force that tool whenever it is "
-             "offered, else auto). Local models enforce it with a grammar (calls are always well-formed); "
-             "HTTP servers get it as tool_choice (FC)."),
-    no_final_answer: bool = typer.Option(
-        False, "--no-final-answer",
-        help="Cut episodes off at --max-turns instead of asking for the final answer (tool_choice none) on "
-             "the last turn."),
-    dtype: str = typer.Option("auto", "--dtype", help="Local models: " + DTYPE_HELP + "."),
-    judge: list[str] | None = typer.Option(None, "--judge", help="LLM judge model spec (repeat to vote)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default runs/bench-<time>)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out, redoing unfinished episodes."),
-    allow_insecure_key: bool = typer.Option(False, "--allow-insecure-key", help=INSECURE_KEY_HELP),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-) -> None:
+def run(model: Model, adapter: Adapter = None, suite: SuiteSpec = "builtin", strategy: Strategies = ["fc"],  # noqa: B006
+        setting: Settings = ["given"], trials: Trials = 1, max_turns: MaxTurns = 20, seed: Seed = 0,  # noqa: B006
+        limit: Limit = None, users: Users = None, apps: Apps = None, cases: Cases = None,
+        temperature: Temperature = 0.0, max_new_tokens: MaxNewTokens = 256, no_profile: NoProfile = False,
+        concurrency: Concurrency = 8, batch_size: BatchSize = 8, tool_choice: ToolChoice = "auto",
+        no_final_answer: NoFinalAnswer = False, dtype: Dtype = "auto", judge: Judges = None, out: RunOut = None,
+        resume: Resume = False, allow_insecure_key: InsecureKey = False, quiet: Quiet = False) -> None:
     """Evaluate a model as a personal tool-using agent; writes scores and an HTML report."""
     from tooltune.bench.config import RunConfig
-    from tooltune.bench.run import RunFailedError, first_error, load_judges, run_benchmark
-    from tooltune.bench.scores import summary_text
+    from tooltune.bench.run import run_bench
+    from tooltune.bench.suites import stored_spec
 
     if resume and out is None:
         raise typer.BadParameter("--resume needs --out RUN_DIR", param_hint="--resume")
-    if suite.startswith("etapp:"):  # stored resolved, so `bench judge/report` work from any directory
-        suite = "etapp:" + str(Path(suite.removeprefix("etapp:")).expanduser().resolve())
     config = RunConfig(
-        model=model, adapter=adapter, suite=suite, strategies=_split(strategy), settings=_split(setting),
+        model=model, adapter=adapter, suite=stored_spec(suite), strategies=_split(strategy), settings=_split(setting),
         trials=trials, max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps),
         cases=_split(cases), temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
         concurrency=concurrency, batch_size=batch_size, dtype=dtype, tool_choice=tool_choice,
         answer_on_last_turn=not no_final_answer, allow_insecure_key=allow_insecure_key)
-    run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
-    judges = load_judges(_split(judge), allow_insecure_key)
-    result = run_benchmark(config, run_dir, resume=resume, judges=judges, progress=not quiet)
-    typer.echo(f"episodes: {result.counts}")
-    if result.counts["failed"]:
-        typer.echo(f"{result.counts['failed']} episodes failed (rerun with --resume to retry); "
-                   f"first error: {first_error(result.failures)}")
-    typer.echo(summary_text(result.summary))
-    typer.echo(f"report: {result.report.resolve()}")
-    problem = result.problem()
-    if problem:
-        raise RunFailedError(problem)
+    result = run_bench(config, out, resume=resume, judge_specs=_split(judge), progress=not quiet)
+    typer.echo(result.text())
+    result.check()
 
 
 @app.command("judge")

@@ -16,6 +16,7 @@ from typing import Literal
 
 from tooltune.sandbox.cases import Case
 from tooltune.sandbox.reference import gold_trajectory
+from tooltune.sandbox.suite import Suite, builtin_suite
 from tooltune.sandbox.tools import APP_NAMES
 
 SplitBy = Literal["user", "instruction"]
@@ -53,14 +54,12 @@ def filter_apps(cases: Iterable[Case], apps: Iterable[str]) -> list[Case]:
     return [c for c in cases if main_app(c) in wanted]
 
 
-def sft_records(cases: Iterable[Case], suite: object | None = None, include_profile: bool = True) -> Iterator[dict]:
+def sft_records(cases: Iterable[Case], suite: Suite | None = None, include_profile: bool = True) -> Iterator[dict]:
     """One {"id", "messages", "tools"} record per case, from its gold trajectory in a fresh world."""
     if suite is None:
-        from tooltune.sandbox.suite import builtin_suite
-
         suite = builtin_suite()
     for case in cases:
-        with suite.open_world(case) as world:  # type: ignore[attr-defined]
+        with suite.open_world(case) as world:
             messages = gold_trajectory(case, world, include_profile=include_profile)
             tools = world.tool_schemas(case.instruction.tools)
         yield {"id": case.id, "messages": messages, "tools": tools}
@@ -76,7 +75,7 @@ def export_sft(
     seed: int = 0,
     apps: Iterable[str] | None = None,
     include_profile: bool = True,
-    suite: object | None = None,
+    suite: Suite | None = None,
     progress: Callable[[Iterable[Case]], Iterable[Case]] | None = None,
 ) -> int:
     """Write the gold trajectories of the selected cases as JSONL; returns the number of records."""

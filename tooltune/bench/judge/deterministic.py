@@ -7,16 +7,24 @@ sees the same final state the agent left. A replay whose responses differ from t
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tooltune.bench.episode import EpisodeRecord
+
+if TYPE_CHECKING:
+    from tooltune.models.types import Message
+    from tooltune.sandbox.cases import Case
+    from tooltune.sandbox.checks import KeyPointResult
+    from tooltune.sandbox.world import World
 
 
 def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
 
-def recheck(record: EpisodeRecord, case: Any, open_world: Any, check: Any) -> tuple[list[Any], list[str]]:
+def recheck(record: EpisodeRecord, case: Case, open_world: Callable[[Case], World],
+            check: Callable[[Case, list[Message], World], list[KeyPointResult]]) -> tuple[list[KeyPointResult], list[str]]:
     """(checker results on the replayed world, ids of calls whose replayed response differs)."""
     world = open_world(case)
     try:

@@ -6,12 +6,15 @@ import hashlib
 import json
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tooltune.bench.judge.prompt import PROMPT_VERSION, extract_json, judge_messages
 from tooltune.bench.judge.schema import VerdictError, validate_verdict
 from tooltune.models.base import ChatModel
 from tooltune.models.types import AssistantMessage, GenerationConfig, Message
+
+if TYPE_CHECKING:
+    from tooltune.sandbox.cases import Case
 
 
 class JudgeFailed(RuntimeError):
@@ -30,7 +33,7 @@ class JudgeCase:
     proactive: list[str] = field(default_factory=list)
 
 
-def judge_case(case: Any, include_profile: bool = True) -> JudgeCase:
+def judge_case(case: Case, include_profile: bool = True) -> JudgeCase:
     """A sandbox case as the judge sees it: query, time/location, persona + preferences, key points."""
     from tooltune.sandbox.prompts import render_profile
 
