@@ -20,7 +20,7 @@ from typing import Any
 from tooltune.methods.internalize.metrics import count_parameters, forward_flops
 from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor, compressor_path, make_compressor
 from tooltune.methods.internalize.errors import InternalizeError
-from tooltune.methods.internalize.profile_eval import evaluate_condition
+from tooltune.methods.internalize.profile_eval import evaluate_condition, offered_tools
 from tooltune.methods.internalize.prompts import compress_for_stage
 from tooltune.methods.internalize.schedule import StagePlan
 from tooltune.models.registry import TrainableLoader
@@ -69,12 +69,6 @@ def split_cases(cases: list[Any], n_train: int, n_test: int, seed: int) -> tuple
     test = checkable[:n_test] if len(checkable) >= n_test else order[:n_test]
     train = [c for c in order if c not in test][:n_train]
     return train, test
-
-
-def offered_tools(world: Any, case: Any) -> list[dict]:
-    """The case's tools in the order the benchmark offers them (tool-given setting)."""
-    catalogue = {s["function"]["name"]: s for s in world.tool_schemas(None)}
-    return [catalogue[name] for name in case.instruction.tools]
 
 
 def profile_text(case: Any) -> str:

@@ -67,8 +67,13 @@ def _opening(case: Any, include_profile: bool) -> list[dict]:
     return episode_messages(case, include_profile=include_profile)
 
 
+def offered_tools(world: Any, case: Any) -> list[dict]:
+    """The case's tools in the order the benchmark offers them (tool-given setting)."""
+    catalogue = {s["function"]["name"]: s for s in world.tool_schemas(None)}
+    return [catalogue[name] for name in case.instruction.tools]
+
+
 def _tools(case: Any) -> list[dict]:
-    from tooltune.methods.internalize.profile import offered_tools
     from tooltune.sandbox.suite import builtin_suite
 
     with builtin_suite().open_world(case) as world:
