@@ -108,6 +108,12 @@ def test_recipe_end_to_end_on_a_tiny_checkpoint(checkpoint, tmp_path) -> None:
     # a rerun resumes: nothing is trained or run again, the same comparison comes back
     again = run_agent_recipe(config, out, progress=False, log=lambda _: None)
     assert again.comparison["dimensions"] == result.comparison["dimensions"]
+    # a half-written training marker means "not trained": the rerun trains (its stage replays) and writes it whole
+    done = out / "train" / "done.json"
+    done.write_text('{"model": "' + str(checkpoint)[:5])
+    third = run_agent_recipe(config, out, progress=False, log=lambda _: None)
+    assert json.loads(done.read_text())["adapter"] == str(out / "train" / "adapter")
+    assert third.comparison["dimensions"] == result.comparison["dimensions"]
 
 
 @pytest.mark.parametrize("argv, option", [(["--dtype", "float16"], "--dtype"), (["--strategy", "cot"], "--strategy"),

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tooltune.atomic import read_json_object, write_json_atomic
 from tooltune.bench.strategies import STRATEGIES
 from tooltune.errors import UsageError
 from tooltune.models.dtype import DTYPE_NAMES
@@ -212,9 +213,7 @@ def run_agent_recipe(config: AgentRecipeConfig, out: str | Path, *, progress: bo
     from tooltune.sandbox.suite import builtin_suite
 
     out = Path(out)
-    check_recipe_dir(out, config, overwrite)
-    out.mkdir(parents=True, exist_ok=True)
-    begin_run(out, config.model_dump(), settings_file=RECIPE_FILE, overwrite=overwrite)
+    begin_run(out, config.model_dump(), settings_file=RECIPE_FILE, overwrite=overwrite, hint=RECIPE_HINT)
     suite = builtin_suite()
     split = recipe_split(suite.cases, config)
     (out / "split.json").write_text(json.dumps(split.to_dict(), indent=1) + "\n")
@@ -222,15 +221,14 @@ def run_agent_recipe(config: AgentRecipeConfig, out: str | Path, *, progress: bo
         f"({len(split.held_out_instructions)} held-out instructions x {len(split.held_out_users)} held-out users)")
 
     done = out / "train" / "done.json"
-    if done.is_file():  # a resumed recipe: the training data and the adapter are already there
-        trained = json.loads(done.read_text())
-    else:
+    trained = read_json_object(done)  # a resumed recipe: the training data and the adapter are already there
+    if trained is None:  # (missing, or half-written by an older version: train again)
         examples = list(sft_records(split.train, suite))
         (out / "train.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples))
         log(f"training {config.method} on {len(examples)} gold trajectories")
         model, adapter, facts = train_agent(config, examples, out)
         trained = {"model": model, "adapter": adapter, "facts": facts}
-        done.write_text(json.dumps(trained, indent=1) + "\n")
+        write_json_atomic(done, trained)
 
     case_ids = [c.id for c in split.evaluation]
     log("benchmark: base model")

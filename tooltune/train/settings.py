@@ -153,11 +153,12 @@ def check_creatable(path: str | Path, directory: bool = True) -> None:
 
 
 def begin_run(directory: str | Path, current: Mapping[str, Any], *, owned: Sequence[str] | None = None,
-              overwrite: bool = False, settings_file: str = SETTINGS_FILE) -> bool:
+              overwrite: bool = False, settings_file: str = SETTINGS_FILE, hint: str = RETRY_HINT) -> bool:
     """Check as `check_run_dir`, then (with `overwrite`) remove the run's entries, and save `current` unless
     resuming. Returns True when resuming."""
     directory = Path(directory)
-    resuming = check_run_dir(directory, current, owned=owned, overwrite=overwrite, settings_file=settings_file)
+    resuming = check_run_dir(directory, current, owned=owned, overwrite=overwrite, settings_file=settings_file,
+                             hint=hint)
     if overwrite and directory.is_dir():
         for entry in [*_entries(directory, owned, settings_file), directory / settings_file]:
             if entry.is_dir() and not entry.is_symlink():
