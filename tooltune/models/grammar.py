@@ -16,7 +16,7 @@ ones present. Then the model may end (EOS).
 | auto | free text; a `<tool_call>` may open anywhere and must then hold a valid call of an offered tool; free text, more calls or the end follow | Action of any tool, or Final Answer |
 | required | one or more calls (a newline may follow each), nothing else | Action of any tool |
 | a function | exactly one call of that function | Action of that tool |
-| none | free text in which no `<tool_call` / `</tool_call` tag can appear | Final Answer |
+| none | free text in which nothing like a call tag (`<tool`, `tool_call`...) can appear | Final Answer |
 
 `GrammarLogitsProcessor` masks each constrained row of a batch to what its grammar allows (other rows
 stay free); compiled grammars and the tokenizer's `TokenizerInfo` are cached (`tool_grammars`).
@@ -308,6 +308,7 @@ class PreferClosing(LogitsProcessor):
         self.token_ids = list(token_ids)
         self.after = after
         self.steps = 0
+        self._closing: torch.Tensor | None = None  # the vocabulary mask, built at the first step that needs it
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         import torch
@@ -315,8 +316,10 @@ class PreferClosing(LogitsProcessor):
         self.steps += 1
         if self.steps <= self.after or not self.token_ids:
             return scores
-        closing = torch.zeros(scores.shape[-1], dtype=torch.bool, device=scores.device)
-        closing[self.token_ids] = True
+        if self._closing is None or self._closing.shape[0] != scores.shape[-1]:
+            self._closing = torch.zeros(scores.shape[-1], dtype=torch.bool, device=scores.device)
+            self._closing[self.token_ids] = True
+        closing = self._closing
         rows = torch.isfinite(scores[:, closing]).any(dim=1)
         if rows.any():
             scores[rows] = torch.where(closing, scores[rows], torch.full_like(scores[rows], float("-inf")))
