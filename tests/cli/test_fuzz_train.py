@@ -123,9 +123,13 @@ def world(tmp_path_factory):
         shutil.copy(files["weather"], files["weather_twin"])
         bench = root / "CL_Benchmark" / "TC" / "agnews"
         bench.mkdir(parents=True)
-        instances = [{"input": f"news {i}", "output": "sports"} for i in range(4)]
+        rows = [{"sentence": f"news {i}", "label": "sports"} for i in range(4)]  # the release layout
+        (bench / "labels.json").write_text(json.dumps(["sports", "world"]))
         for split in ("train", "test"):
-            (bench / f"{split}.json").write_text(json.dumps({"Definition": ["classify"], "Instances": instances}))
+            (bench / f"{split}.json").write_text(json.dumps(rows))
+        (root / "configs").mkdir()
+        (root / "configs" / "instruction_config.json").write_text(json.dumps(
+            {"TC": [{"instruction_type": "zero-shot", "instruction": "classify\n"}]}))
 
         world = {"root": root, "files": files, "checkpoint": str(checkpoint), "loader": loader,
                  "cl_benchmark": str(root / "CL_Benchmark")}
