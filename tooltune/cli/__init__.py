@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tooltune.cli import bench, chat, sandbox, train
+from tooltune.cli import bench, chat, export, sandbox, train
 from tooltune.errors import TooltuneError, one_line
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(bench.app, name="bench")
 app.add_typer(train.app, name="train")
 train.register_top_level(app)
+export.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
