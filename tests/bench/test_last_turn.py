@@ -1,4 +1,5 @@
-"""The last turn the budget allows asks for the final answer (tool_choice none), unless switched off."""
+"""The last turn the budget allows, and the turn after a repeated call, ask for the final answer (tool_choice
+none), unless switched off."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ def always_calls(messages, tools) -> AssistantMessage:
     return AssistantMessage(tool_calls=[ToolCall(id="x", name="get_music_list_in_favorites", arguments={})])
 
 
-def run(name: str, max_turns: int, **options) -> tuple[ScriptedModel, object]:
+def run(name: str, max_turns: int, policy=always_calls, **options) -> tuple[ScriptedModel, object]:
+    options.setdefault("answer_on_repeat", False)  # these tests are about the budget's last turn
     strategy = get_strategy(name, **options)
     state = strategy.begin(EpisodeKey("c1", name, "given", 0), OPENING, Toolbox(FakeWorld(), "given", GIVEN), max_turns)
-    model = ScriptedModel(always_calls)
+    model = ScriptedModel(policy)
     run_episode(model, strategy, state)
     return model, state
 
@@ -68,12 +70,58 @@ def test_react_and_plan_last_turns_allow_only_a_final_answer() -> None:
     assert model.tool_choices == [None, "required", "none"]  # plan turn, an act turn, the answer turn
 
 
-def test_run_config_carries_the_option_and_old_runs_default_to_it() -> None:
-    assert "answer_on_last_turn" in EPISODE_FIELDS and RunConfig(model="m").answer_on_last_turn
-    old = RunConfig(model="m").to_dict()
-    del old["answer_on_last_turn"]
-    assert RunConfig.from_dict(old).answer_on_last_turn is True
-    assert RunConfig(model="m").mismatch(RunConfig(model="m", answer_on_last_turn=False))
+def test_run_config_carries_the_options_and_old_runs_default_to_them() -> None:
+    for option in ("answer_on_last_turn", "answer_on_repeat"):
+        assert option in EPISODE_FIELDS and getattr(RunConfig(model="m"), option)
+        old = RunConfig(model="m").to_dict()
+        del old[option]
+        assert getattr(RunConfig.from_dict(old), option) is True
+        assert RunConfig(model="m").mismatch(RunConfig(model="m", **{option: False}))
+
+
+def calls_then_answers(messages, tools) -> AssistantMessage:
+    """Calls the favourites again and again, until the user asks for the answer."""
+    if messages[-1]["role"] == "user" and "answer me" in messages[-1]["content"]:
+        return AssistantMessage(content="Done: here is your music.")
+    return always_calls(messages, tools)
+
+
+def new_call_every_turn(messages, tools) -> AssistantMessage:
+    turn = sum(m["role"] == "assistant" for m in messages)
+    return AssistantMessage(tool_calls=[ToolCall(id="x", name="play_music", arguments={"music_name": f"song {turn}"})])
+
+
+def test_a_repeated_call_makes_the_next_turn_the_answer_turn() -> None:
+    from tooltune.bench.strategies.base import FINAL_ANSWER_REQUEST
+
+    model, state = run("fc", max_turns=6, policy=calls_then_answers, answer_on_repeat=True)
+    assert model.tool_choices == [None, None, "none"]  # turn 2 repeated turn 1: turn 3 asks for the answer
+    assert state.finish_reason == "answer" and state.trajectory[-2] == FINAL_ANSWER_REQUEST
+    model, state = run("fc", max_turns=6, policy=new_call_every_turn, answer_on_repeat=True)
+    assert model.tool_choices == [None] * 5 + ["none"]  # new calls every turn: only the budget's last turn asks
+    model, state = run("fc", max_turns=6, policy=calls_then_answers, answer_on_repeat=False)
+    assert model.tool_choices == [None] * 5 + ["none"]
+    model, state = run("react", max_turns=6, policy=calls_then_answers, answer_on_repeat=True)
+    assert FINAL_ANSWER_REQUEST in model.calls[2]
+
+
+def test_repetition_means_every_call_of_the_latest_turn_was_made_before_with_the_same_arguments() -> None:
+    from tooltune.bench.episode import CallLog, EpisodeState
+
+    def state_with(*calls: tuple[int, str, dict]) -> EpisodeState:
+        state = EpisodeState(EpisodeKey("c1", "fc", "given", 0), [], Toolbox(FakeWorld(), "given", GIVEN), 9)
+        state.calls = [CallLog(turn, f"id{i}", name, args, {}) for i, (turn, name, args) in enumerate(calls)]
+        state.turn = max((turn for turn, _, _ in calls), default=0)
+        return state
+
+    assert not state_with().repeated_itself()
+    assert not state_with((1, "play_music", {"music_name": "a"})).repeated_itself()
+    assert state_with((1, "play_music", {"music_name": "a", "volume_level": 3}),
+                      (2, "play_music", {"volume_level": 3, "music_name": "a"})).repeated_itself()  # key order
+    assert not state_with((1, "play_music", {"music_name": "a"}), (2, "play_music", {"music_name": "b"})).repeated_itself()
+    assert not state_with((1, "play_music", {"music_name": "a"}), (2, "play_music", {"music_name": "a"}),
+                          (2, "get_music_list_in_favorites", {})).repeated_itself()  # one new call among them
+    assert not state_with((1, "play_music", {"music_name": "a"}), (1, "play_music", {"music_name": "a"})).repeated_itself()
 
 
 def test_a_local_model_answers_in_text_on_its_last_turn(tmp_path: Path) -> None:

@@ -127,3 +127,28 @@ def test_cli_names_the_bad_option_in_one_line_before_anything_is_written(tmp_pat
     error = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and error.startswith(f"error: {option}:") and "\n" not in error
     assert not out.exists()
+
+
+def test_answer_requests_go_before_the_final_answer_of_a_seeded_share_of_trajectories() -> None:
+    from tooltune.bench.strategies.base import FINAL_ANSWER_REQUEST
+    from tooltune.methods.agent_recipe import with_answer_requests
+
+    call = {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function",
+                                                                  "function": {"name": "f", "arguments": "{}"}}]}
+    answered = [{"id": str(i), "messages": [{"role": "user", "content": f"q{i}"}, call,
+                                            {"role": "tool", "content": "{}"},
+                                            {"role": "assistant", "content": f"a{i}"}]} for i in range(10)]
+    unanswered = [{"id": "x", "messages": [{"role": "user", "content": "q"}, call, {"role": "tool", "content": "{}"}]}]
+    examples = answered + unanswered
+    half = with_answer_requests(examples, 0.5, seed=3)
+    asked = [e for e in half if FINAL_ANSWER_REQUEST in e["messages"]]
+    assert len(asked) == 5 and half[-1] == unanswered[0]
+    for example in asked:  # the request sits right before the answer, nothing else moved
+        original = next(e for e in examples if e["id"] == example["id"])["messages"]
+        assert example["messages"] == [*original[:-1], FINAL_ANSWER_REQUEST, original[-1]]
+    assert all(FINAL_ANSWER_REQUEST not in e["messages"] for e in examples)  # the input is not changed
+    assert with_answer_requests(examples, 0.5, seed=3) == half
+    assert [e["id"] for e in with_answer_requests(examples, 0.5, seed=4) if FINAL_ANSWER_REQUEST in e["messages"]] != \
+        [e["id"] for e in asked]
+    assert with_answer_requests(examples, 0.0, seed=3) == examples
+    assert sum(FINAL_ANSWER_REQUEST in e["messages"] for e in with_answer_requests(examples, 1.0, seed=3)) == 10

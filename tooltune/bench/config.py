@@ -16,7 +16,7 @@ from tooltune.models.types import TOOL_CHOICE_MODES, is_function_name
 # Fields that define which episodes exist and how they are produced; a resumed run must match them.
 EPISODE_FIELDS = ("model", "adapter", "suite", "strategies", "settings", "trials", "max_turns", "seed", "cases", "users",
                   "apps", "limit", "max_new_tokens", "temperature", "include_profile", "max_observation_chars", "dtype",
-                  "tool_choice", "answer_on_last_turn")
+                  "tool_choice", "answer_on_last_turn", "answer_on_repeat")
 
 
 class RunConfigError(UsageError):
@@ -43,6 +43,7 @@ class RunConfig:
     max_observation_chars: int = 2000
     tool_choice: str = "auto"  # auto | required | none | a function name (forced whenever that tool is offered)
     answer_on_last_turn: bool = True  # the last turn max_turns allows asks for the final answer (tool_choice none)
+    answer_on_repeat: bool = True  # so does the turn after one that only repeated earlier calls
     concurrency: int = 8
     batch_size: int = 8
     dtype: str = "auto"

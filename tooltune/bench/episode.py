@@ -6,6 +6,7 @@ and the model's answer into the next state. The runner can thus batch the steps 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -69,6 +70,13 @@ class EpisodeState:
         self.finished = True
         self.finish_reason = reason
 
+    def repeated_itself(self) -> bool:
+        """Whether the latest turn only made calls already made earlier (same tool, same arguments): an agent
+        going round in circles."""
+        latest = [c for c in self.calls if c.turn == self.turn]
+        earlier = {_call_key(c) for c in self.calls if c.turn < self.turn}
+        return bool(latest) and all(_call_key(c) in earlier for c in latest)
+
 
 @dataclass
 class EpisodeRecord:
@@ -101,3 +109,8 @@ class EpisodeRecord:
         data = dict(data)
         data["key"] = EpisodeKey(**data["key"])
         return cls(**data)
+
+
+def _call_key(call: CallLog) -> tuple[str, str]:
+    """A call's identity for repetition: tool name and canonical JSON arguments."""
+    return call.name, json.dumps(call.arguments, sort_keys=True, ensure_ascii=False, default=str)

@@ -108,7 +108,8 @@ class Runner:
         self.progress = progress
         self.strategies = {n: get_strategy(n, max_observation_chars=config.max_observation_chars,
                                            tool_choice=config.tool_choice,
-                                           answer_on_last_turn=config.answer_on_last_turn)
+                                           answer_on_last_turn=config.answer_on_last_turn,
+                                           answer_on_repeat=config.answer_on_repeat)
                            for n in config.strategies}
         self.cases = {c.id: c for c in run_cases(suite, config)}
         self.episodes = plan_episodes(list(self.cases.values()), config)

@@ -25,6 +25,8 @@ TOOL_CHOICE_HELP = ("OpenAI tool_choice for every turn: auto (default, as OpenAI
                     "HTTP servers get it as tool_choice (FC).")
 NO_FINAL_ANSWER_HELP = ("Cut episodes off at --max-turns instead of asking for the final answer (tool_choice none) on "
                         "the last turn.")
+NO_REPEAT_ANSWER_HELP = ("Let an agent that repeats a call it already made go on calling, instead of asking for its final "
+                         "answer on the next turn.")
 
 # `bench run`'s options, declared once here so that the command itself stays a few lines
 Model = Annotated[str, typer.Option("--model", "-m", help="Agent model spec (see `tooltune models`).")]
@@ -46,6 +48,7 @@ Concurrency = Annotated[int, typer.Option(help="Requests in flight for HTTP back
 BatchSize = Annotated[int, typer.Option(help="Episodes advanced per batched generate for local models.")]
 ToolChoice = Annotated[str, typer.Option("--tool-choice", help=TOOL_CHOICE_HELP)]
 NoFinalAnswer = Annotated[bool, typer.Option("--no-final-answer", help=NO_FINAL_ANSWER_HELP)]
+NoRepeatAnswer = Annotated[bool, typer.Option("--no-answer-on-repeat", help=NO_REPEAT_ANSWER_HELP)]
 Dtype = Annotated[str, typer.Option("--dtype", help="Local models: " + DTYPE_HELP + ".")]
 Judges = Annotated[list[str] | None, typer.Option("--judge", help="LLM judge model spec (repeat to vote).")]
 RunOut = Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default runs/bench-<time>).")]
@@ -60,7 +63,7 @@ def run(model: Model, adapter: Adapter = None, suite: SuiteSpec = "builtin", str
         limit: Limit = None, users: Users = None, apps: Apps = None, cases: Cases = None,
         temperature: Temperature = 0.0, max_new_tokens: MaxNewTokens = 256, no_profile: NoProfile = False,
         concurrency: Concurrency = 8, batch_size: BatchSize = 8, tool_choice: ToolChoice = "auto",
-        no_final_answer: NoFinalAnswer = False, dtype: Dtype = "auto", judge: Judges = None, out: RunOut = None,
+        no_final_answer: NoFinalAnswer = False, no_answer_on_repeat: NoRepeatAnswer = False, dtype: Dtype = "auto", judge: Judges = None, out: RunOut = None,
         resume: Resume = False, allow_insecure_key: InsecureKey = False, quiet: Quiet = False) -> None:
     """Evaluate a model as a personal tool-using agent; writes scores and an HTML report."""
     from tooltune.bench.config import RunConfig
@@ -74,7 +77,8 @@ def run(model: Model, adapter: Adapter = None, suite: SuiteSpec = "builtin", str
         trials=trials, max_turns=max_turns, seed=seed, limit=limit, users=_split(users), apps=_split(apps),
         cases=_split(cases), temperature=temperature, max_new_tokens=max_new_tokens, include_profile=not no_profile,
         concurrency=concurrency, batch_size=batch_size, dtype=dtype, tool_choice=tool_choice,
-        answer_on_last_turn=not no_final_answer, allow_insecure_key=allow_insecure_key)
+        answer_on_last_turn=not no_final_answer, answer_on_repeat=not no_answer_on_repeat,
+        allow_insecure_key=allow_insecure_key)
     result = run_bench(config, out, resume=resume, judge_specs=_split(judge), progress=not quiet)
     typer.echo(result.text())
     result.check()

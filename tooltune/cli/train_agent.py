@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from tooltune.cli.bench import NO_REPEAT_ANSWER_HELP
 from tooltune.models.dtype import DTYPE_HELP
 
 
@@ -41,6 +42,10 @@ def agent(
         False, "--no-final-answer",
         help="Cut episodes off at --max-turns instead of asking for the final answer (tool_choice none) on "
              "the last turn."),
+    no_answer_on_repeat: bool = typer.Option(False, "--no-answer-on-repeat", help=NO_REPEAT_ANSWER_HELP),
+    answer_requests: float = typer.Option(0.5, "--answer-requests", min=0.0, max=1.0,
+                                          help="Share of training trajectories whose final answer follows the "
+                                               "evaluation's request for it (the answer turn's own prompt)."),
     max_new_tokens: int = typer.Option(160, "--max-new-tokens", min=1),
     eval_batch_size: int = typer.Option(16, "--eval-batch-size", min=1),
     seed: int = typer.Option(0, "--seed"),
@@ -67,7 +72,8 @@ def agent(
             full_learning_rate=full_lr, lora_r=lora_rank, lora_alpha=lora_alpha, batch_size=batch_size,
             grad_accum=grad_accum, max_length=max_length, dtype=dtype,
             strategies=[s.strip() for s in strategy.split(",") if s.strip()], tool_choice=tool_choice,
-            answer_on_last_turn=not no_final_answer, max_turns=max_turns, max_new_tokens=max_new_tokens,
+            answer_on_last_turn=not no_final_answer, answer_on_repeat=not no_answer_on_repeat,
+            answer_requests=answer_requests, max_turns=max_turns, max_new_tokens=max_new_tokens,
             eval_batch_size=eval_batch_size, seed=seed)
     except ValidationError as exc:
         raise settings_error(exc, {**{f: "--" + f.replace("_", "-") for f in AgentRecipeConfig.model_fields},
@@ -85,7 +91,8 @@ def agent(
 
 
 OPTIONS = {"learning_rate": "--lr", "full_learning_rate": "--full-lr", "lora_r": "--lora-rank",
-           "strategies": "--strategy", "answer_on_last_turn": "--no-final-answer"}
+           "strategies": "--strategy", "answer_on_last_turn": "--no-final-answer",
+           "answer_on_repeat": "--no-answer-on-repeat"}
 """Recipe fields whose option is not the field name with dashes (the others are)."""
 
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tooltune.atomic import read_json_object, write_json_atomic
 from tooltune.bench.strategies import STRATEGIES
+from tooltune.bench.strategies.base import FINAL_ANSWER_REQUEST
 from tooltune.errors import UsageError
 from tooltune.models.dtype import DTYPE_NAMES
 from tooltune.models.types import TOOL_CHOICE_MODES, is_function_name
@@ -73,6 +74,9 @@ class AgentRecipeConfig(BaseModel):
     strategies: list[str] = Field(default_factory=lambda: ["fc"])
     tool_choice: str = "auto"
     answer_on_last_turn: bool = True
+    answer_on_repeat: bool = True
+    answer_requests: float = Field(0.5, ge=0, le=1, description="share of training trajectories whose final answer "
+                                   "follows the evaluation's request for it")
     max_turns: int = Field(8, ge=1)
     max_new_tokens: int = Field(160, ge=1)
     eval_batch_size: int = Field(16, ge=1)
@@ -141,6 +145,28 @@ def _sample(cases: list[Case], limit: int | None, seed: int) -> list[Case]:
     return [c for i, c in enumerate(cases) if i in keep]
 
 
+def with_answer_requests(examples: list[dict[str, Any]], share: float, seed: int) -> list[dict[str, Any]]:
+    """A seeded `share` of the trajectories with the benchmark's request for the final answer (the user message
+    of the answer turn) put before their final answer, so the model has seen the prompt it answers at evaluation.
+    A trajectory whose last message is not a plain assistant answer is left as it is."""
+    answered = [i for i, e in enumerate(examples) if _ends_in_answer(e["messages"])]
+    chosen = set(random.Random(seed).sample(answered, round(share * len(answered))))
+    out = []
+    for index, example in enumerate(examples):
+        if index in chosen:
+            messages = example["messages"]
+            example = {**example, "messages": [*messages[:-1], dict(FINAL_ANSWER_REQUEST), messages[-1]]}
+        out.append(example)
+    return out
+
+
+def _ends_in_answer(messages: list[dict[str, Any]]) -> bool:
+    """Whether the last message is an assistant's answer in words after at least one tool result."""
+    last = messages[-1] if messages else {}
+    return (last.get("role") == "assistant" and not last.get("tool_calls") and bool(last.get("content"))
+            and len(messages) >= 2 and messages[-2].get("role") == "tool")
+
+
 def check_recipe_dir(out: Path, config: AgentRecipeConfig, overwrite: bool = False) -> bool:
     """True when `out` holds this recipe to resume; RunDirError when it holds another recipe's results or
     files of something else (`overwrite` removes them instead, in `begin_run`)."""
@@ -180,7 +206,7 @@ def bench_config(config: AgentRecipeConfig, model: str, adapter: str | None, cas
     return RunConfig(model=model, adapter=adapter, strategies=list(config.strategies), cases=case_ids,
                      max_turns=config.max_turns, max_new_tokens=config.max_new_tokens, seed=config.seed,
                      batch_size=config.eval_batch_size, tool_choice=config.tool_choice, dtype=config.dtype,
-                     answer_on_last_turn=config.answer_on_last_turn)
+                     answer_on_last_turn=config.answer_on_last_turn, answer_on_repeat=config.answer_on_repeat)
 
 
 def run_bench_side(config: Any, run_dir: Path, progress: bool) -> dict[str, Any]:
@@ -223,7 +249,7 @@ def run_agent_recipe(config: AgentRecipeConfig, out: str | Path, *, progress: bo
     done = out / "train" / "done.json"
     trained = read_json_object(done)  # a resumed recipe: the training data and the adapter are already there
     if trained is None:  # (missing, or half-written by an older version: train again)
-        examples = list(sft_records(split.train, suite))
+        examples = with_answer_requests(list(sft_records(split.train, suite)), config.answer_requests, config.seed)
         (out / "train.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples))
         log(f"training {config.method} on {len(examples)} gold trajectories")
         model, adapter, facts = train_agent(config, examples, out)

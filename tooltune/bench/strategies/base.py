@@ -31,12 +31,14 @@ class Strategy(ABC):
     name: str = "strategy"
 
     def __init__(self, max_observation_chars: int = 2000, tool_choice: str = "auto",
-                 answer_on_last_turn: bool = True) -> None:
+                 answer_on_last_turn: bool = True, answer_on_repeat: bool = True) -> None:
         """`answer_on_last_turn`: the turn the budget allows last is asked for a final answer (tool_choice
-        "none"), so an agent that is still calling tools ends with what it found instead of being cut off."""
+        "none"), so an agent that is still calling tools ends with what it found instead of being cut off.
+        `answer_on_repeat`: so is the turn after one that only repeated earlier calls (a loop)."""
         self.max_observation_chars = max_observation_chars
         self.tool_choice = tool_choice
         self.answer_on_last_turn = answer_on_last_turn
+        self.answer_on_repeat = answer_on_repeat
 
     def choice_for(self, tools: list[ToolSchema]) -> str:
         """The run's tool_choice for a turn offering `tools`: a named tool that is not offered (yet), or
@@ -48,8 +50,12 @@ class Strategy(ABC):
         return self.tool_choice if self.tool_choice in tool_names(tools) else "auto"
 
     def answer_turn(self, state: EpisodeState) -> bool:
-        """Whether the next turn is the last the budget allows and must answer (`answer_on_last_turn`)."""
-        return self.answer_on_last_turn and state.turn + 1 >= state.max_turns and self.offers_tools(state)
+        """Whether the next turn must answer: the last the budget allows (`answer_on_last_turn`), or the one
+        after a turn that only repeated earlier calls (`answer_on_repeat`)."""
+        if not self.offers_tools(state):
+            return False
+        last = self.answer_on_last_turn and state.turn + 1 >= state.max_turns
+        return last or (self.answer_on_repeat and state.repeated_itself())
 
     def offers_tools(self, state: EpisodeState) -> bool:
         """Whether the next turn offers tools (a planning turn does not)."""
