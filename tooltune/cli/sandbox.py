@@ -109,3 +109,15 @@ def export_sft_command(
     except OSError as error:
         raise typer.BadParameter(f"cannot write {out}: {error.strerror or error}", param_hint="OUT") from None
     typer.echo(f"wrote {count} trajectories to {out}")
+
+
+@app.command("serve-mcp")
+def serve_mcp(
+    user: str = typer.Option(..., "--user", help="User id (maya_chen) or name whose world is served."),
+    case: str = typer.Option("", "--case", help="A case of that user (music-play-01 or music-play-01@maya_chen): "
+                             "only its tools, its clock, and a `check` tool for its key points."),
+) -> None:
+    """Serve the user's sandbox world as MCP tools over stdio (each call through World.call)."""
+    from tooltune.sandbox.mcp_server import open_episode, serve_stdio
+
+    serve_stdio(open_episode(user, case or None))
