@@ -45,6 +45,8 @@ class TrainConfig(BaseModel):
     save_steps: int | None = Field(None, ge=1, description="checkpoint every N steps (None: once per epoch)")
     save_total_limit: int = Field(2, ge=1)
     warmup_steps: int = Field(0, ge=0)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="warm-up as a share of a stage's steps (over "
+                                "warmup_steps when > 0)")
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     lr_scheduler: str = "linear"
@@ -147,7 +149,7 @@ def training_arguments(config: TrainConfig, stage: Stage, directory: Path) -> Tr
         max_steps=stage.max_steps if stage.max_steps is not None else config.max_steps,
         learning_rate=stage.learning_rate if stage.learning_rate is not None else config.learning_rate,
         lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps,
+        warmup_steps=config.warmup_ratio or config.warmup_steps,  # a float in (0, 1) is a ratio
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
         logging_steps=config.logging_steps,
