@@ -60,16 +60,29 @@ def test_weights_forced_to_zero_give_the_base_model() -> None:
     torch.testing.assert_close(forced, base, atol=1e-6, rtol=0)
 
 
-def test_fresh_adapter_and_task_growth_leave_the_model_unchanged() -> None:
+def test_fresh_adapter_and_task_growth_leave_the_model_unchanged_while_b_is_zero() -> None:
     model = tiny_llama()
     x, base, handle = base_then_adapted(model)
+    handle.add_task()
     with torch.no_grad():
         torch.testing.assert_close(model(x).logits, base, atol=1e-6, rtol=0)
-    randomize_b(model)
-    with torch.no_grad():
-        before = model(x).logits.clone()
-        handle.add_task()  # new W rows start at zero: same weights, same outputs
-        torch.testing.assert_close(model(x).logits, before, atol=1e-6, rtol=0)
+
+
+def test_a_matrices_are_gaussian_with_std_one_over_rank_and_drawn_from_the_seed() -> None:
+    def injected(seed: int) -> nn.Module:
+        model = tiny_llama()
+        inject_adapters(model, DualRankConfig(rank_low=4, rank_high=16, seed=seed), seed=seed)
+        get_dual_rank(model).add_task()
+        return model
+
+    first, again, other = injected(7), injected(7), injected(8)
+    state = {n: p for n, p in first.named_parameters() if p.requires_grad}
+    assert any("router" in n for n in state) and any("lora_A_high" in n for n in state)
+    assert all(torch.equal(p, dict(again.named_parameters())[n]) for n, p in state.items())
+    assert not torch.equal(state["dual_rank_router.keys.0"], dict(other.named_parameters())["dual_rank_router.keys.0"])
+    high = torch.cat([m.lora_A_high.flatten() for m in first.modules() if isinstance(m, DualRankLinear)])
+    low = torch.cat([m.lora_A_low.flatten() for m in first.modules() if isinstance(m, DualRankLinear)])
+    assert abs(high.std().item() - 1 / 16) < 0.1 / 16 and abs(low.std().item() - 1 / 4) < 0.1 / 4
 
 
 def test_injection_targets_freezes_backbone_and_groups_layers() -> None:
@@ -90,7 +103,7 @@ def test_injection_targets_freezes_backbone_and_groups_layers() -> None:
 
 def test_per_sequence_scales_ignore_padding_and_per_token_scales_follow_tokens() -> None:
     model = tiny_llama()
-    handle = inject_dual_rank(model, DualRankConfig())
+    handle = inject_dual_rank(model, DualRankConfig(layers_per_group=1))
     handle.add_task()
     with torch.no_grad():
         for w in handle.router.weights:
@@ -104,7 +117,7 @@ def test_per_sequence_scales_ignore_padding_and_per_token_scales_follow_tokens()
         torch.testing.assert_close(handle.last_scales, alone)
         assert ((alone > 0) & (alone < 1)).all()
     per_token = tiny_llama()
-    h2 = inject_dual_rank(per_token, DualRankConfig(per_token=True))
+    h2 = inject_dual_rank(per_token, DualRankConfig(per_token=True, layers_per_group=1))
     h2.add_task()
     with torch.no_grad():
         per_token(ids(batch=2, length=6))
@@ -167,20 +180,36 @@ def test_earlier_components_do_not_change_while_a_later_task_trains(per_token: b
     assert "dual_rank_router.keys.0" not in handle.trainable_parameter_names()
 
 
+def test_the_orthogonality_penalty_falls_with_training() -> None:
+    model = tiny_llama()
+    handle = inject_dual_rank(model, DualRankConfig(layers_per_group=1))
+    handle.add_task()
+    noise = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # rows pushed off orthonormal, as the LM loss pushes them
+        for params in (handle.router.keys, handle.router.attention, handle.router.weights):
+            params[0].add_(0.3 * torch.randn(params[0].shape, generator=noise))
+    before = handle.router.orthogonality_penalty().item()
+    _train_steps(model, handle, 15)
+    after = handle.router.orthogonality_penalty().item()
+    assert before > 0.01 and after < 0.5 * before, (before, after)
+
+
 def test_new_rows_are_orthonormal_to_old_rows() -> None:
     router = DecomposedAttention(query_dim=40, num_groups=3, rows_per_task=8)
     router.add_task()
     with torch.no_grad():  # old rows drift during training; new ones must still be orthogonal to them
-        router.keys[0].add_(0.3 * torch.randn_like(router.keys[0]))
-        router.attention[0].add_(0.3 * torch.randn_like(router.attention[0]))
+        for params in (router.keys, router.attention, router.weights):
+            params[0].add_(0.3 * torch.randn_like(params[0]))
     router.add_task()
     router.add_task()
-    for params in (router.keys, router.attention):
+    for params in (router.keys, router.attention, router.weights):
         for g in range(3):
-            old = torch.cat([params[0][g], params[1][g]])
-            new = params[2][g]
-            assert (new @ old.T).abs().max() < 1e-5
-            torch.testing.assert_close(new @ new.T, torch.eye(8), atol=1e-5, rtol=0)
+            for o in range(2):  # separate rows per adapter (low, high)
+                old = torch.cat([params[0][g, o], params[1][g, o]])
+                new = params[2][g, o]
+                assert (new @ old.T).abs().max() < 1e-5
+                torch.testing.assert_close(new @ new.T, torch.eye(8), atol=1e-5, rtol=0)
+    assert not torch.equal(router.keys[2][0, 0], router.keys[2][0, 1])
 
 
 def test_orthogonality_loss_is_zero_at_init_and_trains_only_new_rows() -> None:
@@ -203,16 +232,30 @@ def test_gram_schmidt_refuses_more_rows_than_dimensions() -> None:
         gram_schmidt_extend(torch.randn(6, 8), 3, torch.Generator().manual_seed(0))
 
 
-def test_router_forward_is_sigmoid_of_weighted_cosines() -> None:
-    router = DecomposedAttention(query_dim=6, num_groups=1, rows_per_task=2, num_outputs=2)
+def test_router_forward_is_sigmoid_of_weighted_cosines_per_adapter() -> None:
+    router = DecomposedAttention(query_dim=6, num_groups=2, rows_per_task=2, num_outputs=2)
     router.add_task()
-    with torch.no_grad():
-        router.weights[0].copy_(torch.tensor([[[1.0, -2.0], [0.5, 3.0]]]))
     q = torch.randn(3, 6)
-    k, a, w = router.keys[0][0], router.attention[0][0], router.weights[0][0]
-    alpha = torch.stack([torch.cosine_similarity(q * a[r], k[r].expand_as(q), dim=-1) for r in range(2)], -1)
-    expected = torch.sigmoid(alpha @ w)
-    torch.testing.assert_close(router(q)[:, 0], expected, atol=1e-5, rtol=0)
+    for o in range(2):
+        k, a, w = router.keys[0][1, o], router.attention[0][1, o], router.weights[0][1, o]
+        alpha = torch.stack([torch.cosine_similarity(q * a[m], k[m].expand_as(q), dim=-1) for m in range(2)], -1)
+        expected = torch.sigmoid(alpha @ w.sum(-1))
+        torch.testing.assert_close(router(q, 1)[:, o], expected, atol=1e-5, rtol=0)
+
+
+def test_each_group_is_queried_with_the_hidden_state_entering_it() -> None:
+    model = tiny_llama()
+    handle = inject_dual_rank(model, DualRankConfig(layers_per_group=1))
+    handle.add_task()
+    randomize_b(model)
+    x = ids(batch=2, length=5)
+    with torch.no_grad():
+        hidden = model(x, output_hidden_states=True).hidden_states  # [i] enters decoder layer i
+        for group in (0, 1):
+            expected = handle.router(hidden[group].mean(1), group)
+            torch.testing.assert_close(handle.group_scales[group], expected, atol=1e-6, rtol=0)
+            assert all(torch.equal(m.scales, expected) for _, m in handle.layers if m.group == group)
+    assert not torch.allclose(handle.group_scales[0], handle.group_scales[1])
 
 
 def test_restoration_resets_exactly_the_chosen_fraction() -> None:

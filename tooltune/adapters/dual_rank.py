@@ -1,8 +1,9 @@
 """Dual-rank adapter (after DATA, arXiv 2502.11482): y = W0 x + s_low B1 A1 x + s_high B2 A2 x.
 
 A low-rank adapter (rank 4) holds knowledge shared across tasks, a high-rank one (rank 16) the
-task-specific part; the input-dependent weights s come from `DecomposedAttention`. The backbone is frozen
-and both B matrices start at zero, so a fresh adapter leaves the model unchanged.
+task-specific part; the input-dependent weights s come from `DecomposedAttention`, per group of
+`layers_per_group` adapted layers (4 in the release). The backbone is frozen; A ~ N(0, 1/r^2) and B = 0
+with no alpha/r scaling, as the release initialises them, so a fresh adapter leaves the model unchanged.
 `StochasticRestoration` is DATA's guard against drift: reset a random fraction of adapter weights to
 their start-of-task values.
 """
@@ -24,9 +25,8 @@ from tooltune.adapters.config import (
     register_adapter_type,
     require_positive,
 )
-from tooltune.adapters.decomposed_attention import AdapterRouting, DecomposedAttention, layer_index
+from tooltune.adapters.decomposed_attention import AdapterRouting, DecomposedAttention, layer_index, layer_module_name
 from tooltune.adapters.layer import AdapterLayer
-from tooltune.adapters.lora import init_down_projection
 
 ROUTER_NAME = "dual_rank_router"
 _ROUTING_ATTRIBUTE = "_tooltune_dual_rank"
@@ -46,7 +46,7 @@ class DualRankConfig(AdapterConfig):
     rank_low: int = 4
     rank_high: int = 16
     rows_per_task: int = 8
-    layers_per_group: int = 1
+    layers_per_group: int = 4
     per_token: bool = False
     orthogonality_weight: float = 1.0
     restoration_rate: float = 0.01
@@ -69,10 +69,10 @@ class DualRankConfig(AdapterConfig):
 
     def build_layers(self, model: nn.Module, names: list[str],
                      generator: torch.Generator | None = None) -> dict[str, nn.Module]:
-        """Wrap the linears and attach one shared router (submodule `dual_rank_router`) with its input hook.
+        """Wrap the linears and attach one router (submodule `dual_rank_router`) with its hooks.
 
-        Layer groups count only the targeted layers: `layers_per_group` consecutive adapted layers share
-        one group of router components.
+        Layer groups count only the targeted layers: `layers_per_group` consecutive adapted layers share one
+        group of router components, whose query is the hidden state entering the group's first layer.
         """
         if hasattr(model, _ROUTING_ATTRIBUTE):
             raise AdapterConfigError("target_modules: the model already has dual-rank adapters")
@@ -81,17 +81,27 @@ class DualRankConfig(AdapterConfig):
         modules = dict(model.named_modules())
         layers = {n: DualRankLinear(modules[n], self.rank_low, self.rank_high, group=group[layer_index(n)],
                                     generator=generator) for n in names}
+        entries = {}
+        for name in sorted(names, key=layer_index):  # a group's query enters at its first layer
+            entries.setdefault(group[layer_index(name)], modules[layer_module_name(name)])
         embedding = model.get_input_embeddings()
         router = DecomposedAttention(
-            query_dim=embedding.embedding_dim, num_groups=1 + max(group.values()),
-            rows_per_task=self.rows_per_task, orthogonality_weight=self.orthogonality_weight, seed=self.seed,
+            query_dim=embedding.embedding_dim, num_groups=1 + max(group.values()), rows_per_task=self.rows_per_task,
+            orthogonality_weight=self.orthogonality_weight, seed=self.seed,
         ).to(embedding.weight.device)
         for _ in range(self.num_tasks):
             router.add_task()
         model.add_module(ROUTER_NAME, router)
-        routing = AdapterRouting(model, router, list(layers.items()), per_token=self.per_token, config=self)
+        routing = AdapterRouting(model, router, list(layers.items()), entries, per_token=self.per_token, config=self)
         object.__setattr__(model, _ROUTING_ATTRIBUTE, routing)
         return layers
+
+
+def init_gaussian(weight: torch.Tensor, std: float, generator: torch.Generator | None = None) -> None:
+    """N(0, std^2) entries, drawn on the CPU in float32 from `generator` (the same values on every device)."""
+    with torch.no_grad():
+        drawn = torch.empty(weight.shape, dtype=torch.float32).normal_(0.0, std, generator=generator)
+        weight.copy_(drawn)
 
 
 class DualRankLinear(AdapterLayer):
@@ -113,8 +123,8 @@ class DualRankLinear(AdapterLayer):
         self.lora_B_low = nn.Parameter(torch.zeros(base.out_features, rank_low, **kw))
         self.lora_A_high = nn.Parameter(torch.empty(rank_high, base.in_features, **kw))
         self.lora_B_high = nn.Parameter(torch.zeros(base.out_features, rank_high, **kw))
-        init_down_projection(self.lora_A_low, generator)
-        init_down_projection(self.lora_A_high, generator)
+        init_gaussian(self.lora_A_low, 1.0 / rank_low, generator)
+        init_gaussian(self.lora_A_high, 1.0 / rank_high, generator)
         self.default_scales = (1.0, 1.0)
         self.scales: torch.Tensor | None = None
 
