@@ -1,5 +1,7 @@
 """Profile internalization data: the gold trajectory's system message holds the profile compressed to S_t."""
 
+import json
+
 import pytest
 
 from tests.methods.internalize.conftest import make_tiny_llama
@@ -64,7 +66,9 @@ def test_argument_accuracy_gives_partial_credit():
 
 def test_profile_config_names_bad_fields():
     with pytest.raises(ValueError, match="stages"):
-        ProfileConfig(output_dir="x", user="u", stages=1)
+        ProfileConfig(train={"output_dir": "x"}, user="u", stages=1)
+    config = ProfileConfig(train={"output_dir": "x"}, user="u")
+    assert (config.train.batch_size, config.train.max_length, config.lora.r) == (1, 2048, 32)  # the profile's own
 
 
 @pytest.mark.slow
@@ -74,10 +78,10 @@ def test_tiny_profile_experiment_end_to_end(tmp_path, tiny_tokenizer, suite):
     def load_student():
         return make_tiny_llama(tiny_tokenizer, max_positions=8192), tiny_tokenizer
 
-    config = ProfileConfig(output_dir=str(tmp_path), user=suite.users[0].id, n_train=1, n_test=1, stages=2,
-                           total_epochs=2, compressor="surprisal", lora_r=2, lora_alpha=4, max_length=4096,
+    config = ProfileConfig(train={"output_dir": str(tmp_path), "epochs": 2, "max_length": 4096}, user=suite.users[0].id,
+                           n_train=1, n_test=1, stages=2, compressor="surprisal", lora={"r": 2, "alpha": 4},
                            max_turns=1, max_new_tokens=8)
-    report = run_profile_experiment(config, load_student, log=lambda line: None)
+    report = run_profile_experiment(config, load_student, lambda event: None)
     rows = {r["condition"]: r for r in report["results"]}
     assert set(rows) == {"untrained, profile in prompt", "profile internalized, no profile",
                          "profile internalized, profile in prompt", "trained without profile, no profile"}
@@ -86,4 +90,6 @@ def test_tiny_profile_experiment_end_to_end(tmp_path, tiny_tokenizer, suite):
     with_profile = rows["untrained, profile in prompt"]["first_turn_prompt_tokens"]
     assert with_profile > rows["profile internalized, no profile"]["first_turn_prompt_tokens"]
     assert (tmp_path / "skintern" / "adapter" / "adapter_model.safetensors").is_file()
+    metadata = json.loads((tmp_path / "skintern" / "adapter" / "adapter_config.json").read_text())["metadata"]
+    assert metadata == {"method": "internalize", "user": suite.users[0].id, "apps": [], "profile_in_prompt": False}
     assert (tmp_path / "table.txt").is_file() and report["test"] and report["train"] != report["test"]

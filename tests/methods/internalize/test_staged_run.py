@@ -5,30 +5,37 @@ import json
 import pytest
 
 from tests.methods.internalize.conftest import make_tiny_llama
+from tooltune.adapters import TARGET_MODULES
 from tooltune.methods.internalize.config import InternalizeConfig
-from tooltune.methods.internalize.experiment import run_task_experiment
+from tooltune.methods.internalize.experiment import APPROACHES, run_task_experiment
+from tooltune.methods.internalize.progress import Event
 
 
-@pytest.mark.slow
+def tiny_config(tmp_path, **overrides) -> InternalizeConfig:
+    """A task experiment sized for a 2-layer student: 6 questions, 3 stages, 3 epochs in all."""
+    fields = dict(n_train=6, n_test=3, rules=2, stages=3, examples=2, retriever="bm25", compressor="surprisal",
+                  lora={"r": 4, "alpha": 8}, max_new_tokens=6, eval_batch_size=3)
+    return InternalizeConfig(train={"output_dir": str(tmp_path), "epochs": 3, "batch_size": 4}, **{**fields, **overrides})
+
+
 def test_tiny_experiment_end_to_end(tmp_path, tiny_tokenizer):
+    """The whole staged run in the default suite: stages in order, each from the last, adapters, report."""
     import torch
     from safetensors.torch import load_file
 
-    def load_student():
-        return make_tiny_llama(tiny_tokenizer), tiny_tokenizer
+    events: list[Event] = []
+    report = run_task_experiment(tiny_config(tmp_path), lambda: (make_tiny_llama(tiny_tokenizer), tiny_tokenizer),
+                                 events.append)
 
-    config = InternalizeConfig(output_dir=str(tmp_path), n_train=6, n_test=3, rules=2, stages=3, examples=2,
-                               total_epochs=3, retriever="bm25", compressor="surprisal", lora_r=4, lora_alpha=8,
-                               batch_size=4, max_new_tokens=6, eval_batch_size=3)
-    lines = []
-    report = run_task_experiment(config, load_student, log=lines.append)
-
-    schedule = next(line for line in lines if line.startswith("SKIntern schedule"))
-    assert "T=3, K=2" in schedule and "(question only)" in schedule.splitlines()[-1]
-    names = [r["approach"] for r in report["results"]]
-    assert names == ["knowledge+few-shot prompting", "question only (no training)", "SKIntern internalized", "Std-CoT distillation"]
+    kinds = [e.kind for e in events]
+    assert kinds[:4] == ["quick", "teacher", "schedule", "setup"] and kinds[-1] == "table"
+    assert "epochs (E) 3 < paper 12" in events[0].message  # a quick run says so
+    schedule = next(e for e in events if e.kind == "schedule")
+    assert "T=3, K=2" in schedule.message and "(question only)" in schedule.message.splitlines()[-1]
+    evaluated = [e.data for e in events if e.kind == "evaluated"]
+    assert [r["approach"] for r in evaluated] == [r["approach"] for r in report["results"]] == list(APPROACHES)
     tokens = {r["approach"]: r["mean_prompt_tokens"] for r in report["results"]}
-    assert tokens["knowledge+few-shot prompting"] > tokens["SKIntern internalized"] == tokens["Std-CoT distillation"]
+    assert tokens[APPROACHES[0]] > tokens[APPROACHES[2]] == tokens[APPROACHES[3]] == tokens[APPROACHES[1]]
     for r in report["results"]:
         assert r["total"] == 3 and r["prompt_gflops"] == pytest.approx(2 * r["parameters"] * r["mean_prompt_tokens"] / 1e9)
 
@@ -38,13 +45,40 @@ def test_tiny_experiment_end_to_end(tmp_path, tiny_tokenizer):
     some = next(k for k in weights[0] if "lora_B" in k)
     assert not torch.equal(weights[0][some], weights[1][some]) and not torch.equal(weights[1][some], weights[2][some])
     for stage in ("skintern", "std_cot"):
-        adapter = tmp_path / stage / "adapter"
-        assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
-        assert set(json.loads((adapter / "adapter_config.json").read_text())["target_modules"]) >= {"q_proj", "down_proj"}
+        adapter = json.loads((tmp_path / stage / "adapter" / "adapter_config.json").read_text())
+        assert set(adapter["target_modules"]) == set(TARGET_MODULES) and adapter["r"] == 4
 
     samples = json.loads((tmp_path / "stage_samples.json").read_text())
     assert "Knowledge:" in samples[0][1]["content"] and samples[-1][1]["content"].startswith("Question: ")
     assert (tmp_path / "table.txt").read_text().count("\n") == 6
+
+
+@pytest.mark.parametrize("kind", ["surprisal", "llmlingua"])
+def test_the_compressor_the_config_names_is_the_one_used(tmp_path, tiny_tokenizer, monkeypatch, kind):
+    """Each name picks its own compressor class, whatever else is installed; a stand-in LLMLingua (its model
+    is not on this machine) records that it compressed the stages' knowledge."""
+    from tooltune.methods.internalize import compress
+
+    used = []
+
+    class StandIn(compress.LLMLinguaCompressor):
+        def __init__(self, tokenizer, model_path):
+            self.tokenizer = tokenizer
+
+        def compress(self, text, budget):
+            used.append(budget)
+            return tiny_tokenizer.decode(tiny_tokenizer(text, add_special_tokens=False)["input_ids"][:budget])
+
+    monkeypatch.setattr(compress, "llmlingua_model_path", lambda: str(tmp_path))  # installed, for both runs
+    monkeypatch.setattr(compress, "LLMLinguaCompressor", StandIn)
+    events: list[Event] = []
+    train_students = "tooltune.methods.internalize.experiment.train_students"
+    monkeypatch.setattr(train_students, lambda *args: None)  # the compressor's part ends before training
+    run_task_experiment(tiny_config(tmp_path, compressor=kind), lambda: (make_tiny_llama(tiny_tokenizer), tiny_tokenizer),
+                        events.append)
+    setup = next(e for e in events if e.kind == "setup")
+    assert setup.data["compressor"] == {"surprisal": "surprisal", "llmlingua": "llmlingua2"}[kind]
+    assert (len(used) > 0) == (kind == "llmlingua")
 
 
 def test_tiny_staged_run_each_stage_from_the_previous(tmp_path, tiny_model, tiny_tokenizer):
@@ -58,18 +92,19 @@ def test_tiny_staged_run_each_stage_from_the_previous(tmp_path, tiny_model, tiny
     from tooltune.methods.internalize.schedule import DecaySchedule
     from tooltune.methods.internalize.tasks import unit_word_problems
     from tooltune.methods.internalize.teacher import DeterministicTeacher, teach_all
-    from tooltune.methods.internalize.config import StudentTraining
+    from tooltune.adapters import LoRAConfig
     from tooltune.methods.internalize.method import add_lora, train_curriculum
+    from tooltune.train import TrainConfig
 
     items = unit_word_problems(4, seed=9)
     taught = TaughtSet.from_teachings(items, teach_all(DeterministicTeacher(1), items))
     shots = neighbours(taught.items, taught, BM25Retriever([i.question for i in taught.items]), 1)
     schedule = DecaySchedule(stages=2, examples=1, total_epochs=2)
     datasets = skintern_stages(taught, shots, schedule, SurprisalCompressor(tiny_model, tiny_tokenizer))
-    knobs = StudentTraining(lora_r=4, lora_alpha=8, learning_rate=1e-2, batch_size=4, max_length=256)
-    wrapped = add_lora(tiny_model, knobs)
+    wrapped = add_lora(tiny_model, LoRAConfig(target_modules=list(TARGET_MODULES), r=4, alpha=8))
     assert len(wrapped) == 2 * 7  # every attention and MLP linear of both layers
-    results = train_curriculum(tiny_model, tiny_tokenizer, datasets, [1, 1], knobs, tmp_path, names=["full", "bare"])
+    train = TrainConfig(output_dir=str(tmp_path), learning_rate=1e-2, batch_size=4, max_length=256)
+    results = train_curriculum(tiny_model, tiny_tokenizer, datasets, [1, 1], train, names=["full", "bare"])
     assert [r.name for r in results] == ["full", "bare"] and all(r.global_step == 1 for r in results)
 
     first = load_file(str(tmp_path / "00-full" / "stage_weights.safetensors"))

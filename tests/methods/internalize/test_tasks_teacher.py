@@ -1,3 +1,5 @@
+import pytest
+
 from tooltune.methods.internalize.tasks import split_problems, unit_word_problems
 from tooltune.methods.internalize.teacher import (
     ChatModelTeacher,
@@ -46,8 +48,38 @@ def test_chat_teacher_drops_rationales_with_wrong_answers():
     item = unit_word_problems(1)[0]
     replies = iter([f"ok. Answer: {item.answer}", "Answer: 99999", "Learning summary: 1. multiply."])
     model = ScriptedModel(lambda messages, tools: AssistantMessage(content=next(replies)))
-    teaching = ChatModelTeacher(model, num_rationales=2).teach(item)
+    teaching = ChatModelTeacher(model, num_rationales=2, knowledge_candidates=1).teach(item)
     assert teaching.rationales == [f"ok. Answer: {item.answer}"]
     assert teaching.dropped == 1
     assert teaching.knowledge.startswith("Learning summary")
     assert len(model.calls) == 3 and item.question in model.calls[0][0]["content"]
+
+
+def test_chat_teacher_writes_knowledge_from_answer_and_rationale_and_keeps_the_closest():
+    """SKIntern's knowledge: the question, its gold answer and a correct rationale in the prompt; of several
+    candidates the one most similar to the question and rationale is kept."""
+    item = unit_word_problems(1, seed=5)[0]
+    rationale = item.rationales[0]
+    candidates = iter(["Learning summary: 1. Bake the bread slowly.", f"Learning summary: 1. {rationale}",
+                       "Supplementary knowledge: cats sleep a lot."])
+
+    def reply(messages, tools):
+        prompt = messages[-1]["content"]
+        return AssistantMessage(content=rationale if prompt.startswith("Solve") else next(candidates))
+
+    model = ScriptedModel(reply)
+    teaching = ChatModelTeacher(model, num_rationales=2, knowledge_candidates=3, retriever="bm25").teach(item)
+    assert teaching.knowledge == f"Learning summary: 1. {rationale}"
+    knowledge_prompts = [c[-1]["content"] for c in model.calls[2:]]
+    assert len(knowledge_prompts) == 3
+    assert all(item.question in p and f"Correct answer: {item.answer}" in p and rationale in p for p in knowledge_prompts)
+
+
+def test_chat_teacher_writes_test_knowledge_without_the_answer():
+    item = unit_word_problems(1, seed=6)[0]
+    model = ScriptedModel([AssistantMessage(content="Learning summary: 1. convert.")], repeat_last=True)
+    knowledge = ChatModelTeacher(model, knowledge_candidates=2, retriever="bm25").knowledge(item)
+    assert knowledge == "Learning summary: 1. convert." and len(model.calls) == 2  # duplicates collapse to one
+    assert all(item.question in c[-1]["content"] and "Correct answer" not in c[-1]["content"] for c in model.calls)
+    with pytest.raises(ValueError, match="knowledge_candidates"):
+        ChatModelTeacher(model, knowledge_candidates=0)

@@ -1,86 +1,126 @@
 """The knobs of internalization: the curriculum every experiment shares, the task experiment's and the profile
-experiment's; typed, validated at the edge, errors name the field."""
+experiment's; typed, validated at the edge, errors name the field.
+
+A config holds the shared trainer's `TrainConfig` and the student's `LoRAConfig` whole (`train`, `lora`);
+a field left out takes the experiment's default from `defaults`, the one place each default is set.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tooltune.adapters import TARGET_MODULES, LoRAConfig
+from tooltune.methods.internalize.defaults import (
+    KNOWLEDGE_CANDIDATES,
+    PAPER_EPOCHS,
+    PAPER_LORA_RANK,
+    PAPER_RATIONALES,
+    PROFILE,
+    PROFILE_TRAINING,
+    TASK,
+    TASK_TRAINING,
+)
 from tooltune.methods.internalize.schedule import DecaySchedule
 from tooltune.methods.internalize.tasks import DEFAULT_RULES
 from tooltune.train.settings import SEED_MAX
+from tooltune.train.trainer import TrainConfig
+
+PAPER_LORA: dict[str, Any] = {"target_modules": list(TARGET_MODULES), "r": PAPER_LORA_RANK,
+                              "alpha": float(PAPER_LORA_RANK)}
 
 
-@dataclass(frozen=True)
-class StudentTraining:
-    """LoRA and optimizer knobs. SKIntern used rank 32 on all linears; lr and batch are CPU-sized here."""
-
-    lora_r: int = 32
-    lora_alpha: float = 32.0
-    learning_rate: float = 1e-3
-    batch_size: int = 8
-    max_length: int = 512
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("lora_r", "batch_size", "max_length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lora_alpha", "learning_rate"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+def _merged(value: Any, defaults: dict[str, Any]) -> Any:
+    """A partial dict completed with `defaults`; a built config object is kept as it is."""
+    return {**defaults, **value} if isinstance(value, dict) else value
 
 
 class CurriculumConfig(BaseModel):
-    """Knobs every internalization experiment shares: the schedule, the compressor, LoRA and the optimizer."""
+    """Knobs every internalization experiment shares: the trainer's (`train.output_dir` is the experiment's
+    directory, `train.epochs` is E, the epochs in all, split evenly over the stages), the student's LoRA,
+    the schedule and the compressor."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    train_defaults: ClassVar[dict[str, Any]] = TASK_TRAINING
 
-    output_dir: str
-    seed: int = Field(0, ge=0, le=SEED_MAX)
-    stages: int = Field(4, ge=2)
-    total_epochs: float = Field(4.0, gt=0)
+    train: TrainConfig
+    lora: LoRAConfig = Field(default_factory=lambda: LoRAConfig(**PAPER_LORA))
+    stages: int = Field(TASK["stages"], ge=2, description="T: curriculum stages, S decays from 1 to 0")
     decay: Literal["linear", "exponential"] = "linear"
     compressor: Literal["auto", "surprisal", "llmlingua"] = "auto"
-    lora_r: int = Field(32, ge=1)
-    lora_alpha: float = Field(32.0, gt=0)
-    learning_rate: float = Field(1e-3, gt=0)
-    batch_size: int = Field(8, ge=1)
-    max_length: int = Field(512, ge=16)
+
+    @field_validator("train", mode="before")
+    @classmethod
+    def _train_defaults(cls, value: Any) -> Any:
+        return _merged(value, cls.train_defaults)
+
+    @field_validator("lora", mode="before")
+    @classmethod
+    def _lora_defaults(cls, value: Any) -> Any:
+        return _merged(value, PAPER_LORA)
+
+    @field_validator("train")
+    @classmethod
+    def _seed_fits(cls, value: TrainConfig) -> TrainConfig:
+        if not 0 <= value.seed <= SEED_MAX:
+            raise ValueError(f"seed must be within 0..{SEED_MAX}, got {value.seed}")
+        return value
+
+    @property
+    def output_dir(self) -> str:
+        return self.train.output_dir
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+    @property
+    def total_epochs(self) -> float:
+        return self.train.epochs
 
     def schedule(self, examples: int = 0) -> DecaySchedule:
         return DecaySchedule(stages=self.stages, examples=examples, total_epochs=self.total_epochs, kind=self.decay)
 
-    def knobs(self) -> StudentTraining:
-        return StudentTraining(self.lora_r, self.lora_alpha, self.learning_rate, self.batch_size, self.max_length, self.seed)
+    def train_config(self, subdir: str) -> TrainConfig:
+        """The trainer's config for one student, trained in `output_dir/subdir`."""
+        return self.train.model_copy(update={"output_dir": str(Path(self.output_dir) / subdir)})
 
 
 class InternalizeConfig(CurriculumConfig):
     """Every knob of one task experiment; validated at the edge, errors name the field."""
 
-    n_train: int = Field(24, ge=2)
-    n_test: int = Field(24, ge=1)
+    n_train: int = Field(TASK["n_train"], ge=2)
+    n_test: int = Field(TASK["n_test"], ge=1)
+    stages: int = Field(TASK["stages"], ge=2)
     rules: int = Field(len(DEFAULT_RULES), ge=1, le=len(DEFAULT_RULES))
-    examples: int = Field(2, ge=0, description="K: few-shot examples at S = 1")
-    rationales: int = Field(1, ge=1, description="rationales per training question (SKIntern: 2)")
+    examples: int = Field(TASK["examples"], ge=0, description="K: few-shot examples at S = 1")
+    rationales: int = Field(PAPER_RATIONALES, ge=1, description="l: rationales per training question")
+    knowledge_candidates: int = Field(KNOWLEDGE_CANDIDATES, ge=1, description="knowledge texts a model teacher writes per question; "
+                                      "the one most similar to the question and its rationale is kept")
     teacher: str = "deterministic"
     retriever: Literal["auto", "bm25", "embedding"] = "auto"
     max_new_tokens: int = Field(48, ge=1)
     eval_batch_size: int = Field(12, ge=1)
 
+    def reduced(self) -> list[str]:
+        """The paper's settings this run lowers for a quick run, as `name value < paper value`."""
+        notes = [f"{name} {value:g} < paper {paper:g}" for name, value, paper in (
+            ("epochs (E)", self.total_epochs, PAPER_EPOCHS),
+            ("rationales (l)", self.rationales, PAPER_RATIONALES)) if value < paper]
+        return notes
+
 
 class ProfileConfig(CurriculumConfig):
-    """Knobs of the profile experiment (sized for a CPU: gold trajectories are 1.3-1.9 k tokens)."""
+    """Knobs of the profile experiment."""
+
+    train_defaults: ClassVar[dict[str, Any]] = PROFILE_TRAINING
 
     user: str
     apps: list[str] = Field(default_factory=list, description="only instructions whose apps are all in this set (empty: all)")
-    n_train: int = Field(3, ge=1, description="training instructions of the user")
-    n_test: int = Field(2, ge=1, description="held-out instructions of the user")
-    stages: int = Field(3, ge=2)
-    total_epochs: float = Field(3.0, gt=0)
-    batch_size: int = Field(1, ge=1)
-    max_length: int = Field(2048, ge=64)
-    max_turns: int = Field(4, ge=1, description="agent turns per held-out episode")
+    n_train: int = Field(PROFILE["n_train"], ge=1, description="training instructions of the user")
+    n_test: int = Field(PROFILE["n_test"], ge=1, description="held-out instructions of the user")
+    stages: int = Field(PROFILE["stages"], ge=2)
+    max_turns: int = Field(PROFILE["max_turns"], ge=1, description="agent turns per held-out episode")
     max_new_tokens: int = Field(128, ge=8, description="long enough for a complete tool call")

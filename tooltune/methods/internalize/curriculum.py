@@ -7,7 +7,12 @@ import random
 from dataclasses import dataclass
 
 from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor
-from tooltune.methods.internalize.prompts import Example, chat_messages, render_prompt, stage_prompt
+from tooltune.methods.internalize.prompts import (
+    Example,
+    chat_messages,
+    render_prompt,
+    stage_prompt,
+)
 from tooltune.methods.internalize.retrieve import Retriever
 from tooltune.methods.internalize.schedule import DecaySchedule
 from tooltune.methods.internalize.tasks import TaskItem

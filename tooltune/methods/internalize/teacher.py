@@ -1,8 +1,9 @@
 """Teachers write rationales (chain of thought) and symbolic knowledge for each training question.
 
-Any `ChatModel` can teach (SKIntern used GPT-3.5 at temperature 0.8, two rationales per question); for
-generated tasks a deterministic teacher returns the rationales and rule knowledge that code wrote.
-Rationales whose final answer is wrong are dropped either way.
+Any `ChatModel` can teach (SKIntern used GPT-3.5 at temperature 0.8, two rationales per question, and
+knowledge written from the question, its answer and a rationale, best of several candidates); for generated
+tasks a deterministic teacher returns the rationales and rule knowledge that code wrote. Rationales whose
+final answer is wrong are dropped either way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol
 
 from tqdm import tqdm
 
+from tooltune.methods.internalize.retrieve import RetrieverKind, make_retriever
 from tooltune.methods.internalize.tasks import TaskItem
 from tooltune.models.base import ChatModel
 from tooltune.models.types import GenerationConfig
@@ -98,43 +100,59 @@ class DeterministicTeacher:
 RATIONALE_PROMPT = (
     "Solve the problem step by step. Keep it short and end with a line 'Answer: <number>'.\n\nProblem: {question}"
 )
-KNOWLEDGE_PROMPT = (
+KNOWLEDGE_TASK = (
     "Write the knowledge needed to solve problems like this one, without solving it.\n"
     "Learning summary: a short numbered list of general steps and precautions.\n"
     "Supplementary knowledge: the background facts, rules, formulas or definitions it needs.\n\nProblem: {question}"
 )
+KNOWLEDGE_PROMPT = KNOWLEDGE_TASK + "\nCorrect answer: {answer}\nA correct solution:\n{rationale}"
+"""SKIntern's knowledge prompt: the question with its gold answer and a correct rationale."""
 
 
 class ChatModelTeacher:
-    """Any model backend as teacher: `num_rationales` sampled rationales and one knowledge text per question."""
+    """Any model backend as teacher: `num_rationales` sampled rationales, then `knowledge_candidates` knowledge
+    texts written from the question, the gold answer and a kept rationale; the candidate most similar to the
+    question and that rationale (`retriever`: embedding when installed, else BM25) is kept."""
 
-    def __init__(
-        self, model: ChatModel, *, num_rationales: int = 2, temperature: float = 0.8, max_new_tokens: int = 256
-    ) -> None:
-        if num_rationales < 1:
-            raise ValueError(f"num_rationales must be >= 1, got {num_rationales}")
+    def __init__(self, model: ChatModel, *, num_rationales: int = 2, knowledge_candidates: int = 3,
+                 temperature: float = 0.8, max_new_tokens: int = 256, retriever: RetrieverKind = "auto") -> None:
+        for name, value in (("num_rationales", num_rationales), ("knowledge_candidates", knowledge_candidates)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         self.model = model
         self.name = f"chat:{model.name}"
         self.num_rationales = num_rationales
+        self.knowledge_candidates = knowledge_candidates
         self.temperature = temperature
         self.max_new_tokens = max_new_tokens
+        self.retriever = retriever
+
+    def _write(self, prompt: str, temperature: float, seed: int) -> str:
+        config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=temperature, seed=seed)
+        return (self.model.chat([{"role": "user", "content": prompt}], None, config).content or "").strip()
 
     def teach(self, item: TaskItem) -> Teaching:
-        raw = []
-        for i in range(self.num_rationales):
-            config = GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=i)
-            reply = self.model.chat([{"role": "user", "content": RATIONALE_PROMPT.format(question=item.question)}], None, config)
-            raw.append((reply.content or "").strip())
+        raw = [self._write(RATIONALE_PROMPT.format(question=item.question), self.temperature, i)
+               for i in range(self.num_rationales)]
         kept, dropped = keep_correct(raw, item.answer)
-        return Teaching(item.id, kept, self.knowledge(item), dropped, raw=raw)
+        if not kept:  # the question is unusable; no knowledge is written for it
+            return Teaching(item.id, kept, "", dropped, raw=raw)
+        prompt = KNOWLEDGE_PROMPT.format(question=item.question, answer=item.answer, rationale=kept[0])
+        return Teaching(item.id, kept, self._best_knowledge(prompt, f"{item.question}\n{kept[0]}"), dropped, raw=raw)
 
     def knowledge(self, item: TaskItem) -> str:
-        reply = self.model.chat(
-            [{"role": "user", "content": KNOWLEDGE_PROMPT.format(question=item.question)}],
-            None,
-            GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=0.0),
-        )
-        return (reply.content or "").strip()
+        """Knowledge for a held-out question, written from the question alone (its answer stays unseen)."""
+        return self._best_knowledge(KNOWLEDGE_TASK.format(question=item.question), item.question)
+
+    def _best_knowledge(self, prompt: str, reference: str) -> str:
+        """`knowledge_candidates` samples (one greedy text when 1); the one most similar to `reference`."""
+        n = self.knowledge_candidates
+        candidates = [c for c in dict.fromkeys(self._write(prompt, self.temperature if n > 1 else 0.0, i)
+                                               for i in range(n)) if c]
+        if len(candidates) < 2:
+            return candidates[0] if candidates else ""
+        best = make_retriever(candidates, self.retriever).top_k(reference, 1)
+        return candidates[best[0] if best else 0]
 
 
 def teach_all(teacher: Teacher, items: list[TaskItem]) -> list[Teaching]:
@@ -142,10 +160,12 @@ def teach_all(teacher: Teacher, items: list[TaskItem]) -> list[Teaching]:
     return [teacher.teach(item) for item in tqdm(items, desc=f"teacher {teacher.name}", leave=False)]
 
 
-def make_teacher(spec: str, *, num_rationales: int = 2, temperature: float = 0.8) -> Teacher:
+def make_teacher(spec: str, *, num_rationales: int = 2, knowledge_candidates: int = 3,
+                 retriever: RetrieverKind = "auto") -> Teacher:
     """`deterministic` (code-written, generated tasks only) or any model spec of the model layer."""
     if spec == "deterministic":
         return DeterministicTeacher(num_rationales)
     from tooltune.models.registry import load_model
 
-    return ChatModelTeacher(load_model(spec), num_rationales=num_rationales, temperature=temperature)
+    return ChatModelTeacher(load_model(spec), num_rationales=num_rationales, knowledge_candidates=knowledge_candidates,
+                            retriever=retriever)
