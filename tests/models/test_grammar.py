@@ -118,7 +118,14 @@ def test_none_makes_the_call_tag_impossible(grammars):
     for pseudo_call in ('<tool_call call "get_weather">', "<tool_call*>", "done </tool_call>", "<tool_ call>",
                         "<tool_Call>", "<tools>"):
         assert not prefix_ok(grammars, none, pseudo_call)  # nothing that starts like a call tag
-    assert accepts(grammars, none, "Use the tools you like, <b>now</b>.")
+
+
+def test_none_answers_in_plain_text_without_markup_or_a_call_object(grammars):
+    none = ToolConstraint(TOOLS, "none")
+    for markup in ("<ToolCall>", "Done. <script>alert(1)", "Use it <b>now", "</b>", "<!-- x",
+                   'Sure: {"name": "get_weather", "arguments": {}}'):
+        assert not prefix_ok(grammars, none, markup)  # what a tuned model writes when denied the call tag
+    assert accepts(grammars, none, "Rain < 2 mm and wind <5 m/s: {\"city\": \"Oslo\"} is fine -> go.")
 
 
 def test_control_tokens_are_never_allowed_but_eos_ends(grammars, tokenizer):
