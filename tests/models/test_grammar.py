@@ -122,10 +122,12 @@ def test_none_makes_the_call_tag_impossible(grammars):
 
 def test_none_answers_in_plain_text_without_markup_or_a_call_object(grammars):
     none = ToolConstraint(TOOLS, "none")
-    for markup in ("<ToolCall>", "Done. <script>alert(1)", "Use it <b>now", "</b>", "<!-- x",
-                   'Sure: {"name": "get_weather", "arguments": {}}'):
+    for markup in ("<ToolCall>", "Done. <script>alert(1)", "Use it <b>now", "</b>", "< tool_list>", "x <3",
+                   'Sure: {"name": "get_weather", "arguments": {}}', "{'name': 1}", '"arguments": {}',
+                   " Done", "\nDone", "*Done*", '{"city": "Oslo"}'):
         assert not prefix_ok(grammars, none, markup)  # what a tuned model writes when denied the call tag
-    assert accepts(grammars, none, "Rain < 2 mm and wind <5 m/s: {\"city\": \"Oslo\"} is fine -> go.")
+    assert accepts(grammars, none, "Rain 2 mm and wind 5 m/s: {\"city\": \"Oslo\"} is fine -> go.")
+    assert accepts(grammars, none, "3 alarms today.")
 
 
 def test_control_tokens_are_never_allowed_but_eos_ends(grammars, tokenizer):

@@ -16,7 +16,7 @@ ones present. Then the model may end (EOS).
 | auto | free text; a `<tool_call>` may open anywhere and must then hold a valid call of an offered tool; free text, more calls or the end follow | Action of any tool, or Final Answer |
 | required | one or more calls (a newline may follow each), nothing else | Action of any tool |
 | a function | exactly one call of that function | Action of that tool |
-| none | plain text: nothing like a call tag (`<tool`, `tool_call`...), no markup tag (`<x`, `</`), no call object (`{"name"`) | Final Answer (plain text likewise) |
+| none | plain text: begins with a word or number; nothing like a call tag (`tool_call`...), no `<`, no call object (`{"name`) | Final Answer (plain text likewise) |
 
 `GrammarLogitsProcessor` masks each constrained row of a batch to what its grammar allows (other rows
 stay free); compiled grammars and the tokenizer's `TokenizerInfo` are cached (`tool_grammars`).
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import string
 import time
 import warnings
 import weakref
@@ -50,10 +49,12 @@ NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
 # Where no call may be written, nothing that looks like a call tag either: a tuned model denied `<tool_call>`
 # writes "<tool_call call ...>", "<tool_ call>" or "<tool_Call>" instead, which is no answer.
 _CALL_TAG_STEMS = ["<tool", "</tool", "tool_call", "tool_ call", "tool_Call"]
-# ... nor any markup tag or call object: denied every call tag, it writes `<ToolCall>{"name": ...}`, `<script>`,
-# or the bare call object. An answer to the user is plain text.
-_MARKUP_STEMS = [*(f"<{c}" for c in string.ascii_letters), "</", "<!", '{"name"']
+# ... nor markup or a call object: denied every call tag, a tuned model writes `<ToolCall>{"name": ...}`,
+# `< tool_list>{"name': ...}`, `<script>` or the bare object. An answer to the user is plain text that begins
+# with a word or a number and holds no `<`.
+_MARKUP_STEMS = ["<", '{"name', "{'name", '"arguments"', "'arguments'"]
 _ANSWER_EXCLUDES = [*_CALL_TAG_STEMS, *_MARKUP_STEMS]
+_ANSWER_START = "[A-Za-z0-9]"
 # Line starts the ReAct parser reads as structure; a final answer must not contain them.
 _REACT_FINAL_EXCLUDES = ["Action:", "action:", "Observation:", "observation:", *_ANSWER_EXCLUDES]
 # xgrammar 0.2.8 lets strings with minLength/maxLength hold raw control characters, which JSON forbids
@@ -95,10 +96,15 @@ def _allowed_arguments(constraint: ToolConstraint) -> list[tuple[str, str]]:
     return [(name, arguments_ebnf(name, tool_parameters(by_name[name]))) for name in constraint.allowed]
 
 
+def plain_answer(excludes: list[str]) -> Any:
+    """Text for the user: it begins with a word or a number, and none of `excludes` appears in it."""
+    return st.SequenceFormat(elements=[st.RegexFormat(pattern=_ANSWER_START), st.AnyTextFormat(excludes=excludes)])
+
+
 def _tool_call_format(constraint: ToolConstraint) -> Any:
     allowed = _allowed_arguments(constraint)
     if not allowed:  # "none", or no tool to call
-        return st.AnyTextFormat(excludes=_ANSWER_EXCLUDES)
+        return plain_answer(_ANSWER_EXCLUDES)
     calls = st.OrFormat(elements=[
         st.SequenceFormat(elements=[
             st.ConstStringFormat(value=f'{{"name": {json.dumps(name, ensure_ascii=False)}, "arguments": '),
@@ -132,7 +138,7 @@ def _react_format(constraint: ToolConstraint) -> Any:
         ]))
     if constraint.mode in ("auto", "none") or not allowed:
         endings.append(st.SequenceFormat(elements=[st.ConstStringFormat(value="\nFinal Answer: "),
-                                                   st.AnyTextFormat(excludes=_REACT_FINAL_EXCLUDES)]))
+                                                   plain_answer(_REACT_FINAL_EXCLUDES)]))
     return st.SequenceFormat(elements=[
         st.ConstStringFormat(value="Thought:"),
         st.AnyTextFormat(excludes=["\n", TOOL_CALL_OPEN]),
