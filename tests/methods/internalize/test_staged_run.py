@@ -120,3 +120,36 @@ def test_tiny_staged_run_each_stage_from_the_previous(tmp_path, tiny_model, tiny
     load_adapter(reloaded, tmp_path / "adapter")
     params = dict(reloaded.named_parameters())
     assert torch.equal(params[name], second[name])
+
+
+def test_a_model_teachers_rationales_and_chosen_knowledge_reach_the_stages(tmp_path, tiny_tokenizer, monkeypatch):
+    """`--teacher SPEC` loads a chat model through the registry; its correct rationales become the targets and
+    the knowledge candidate closest to question + rationale becomes the stages' knowledge."""
+    from tooltune.methods.internalize.tasks import DEFAULT_RULES, split_problems
+    from tooltune.models.scripted import ScriptedModel
+    from tooltune.models.types import AssistantMessage
+
+    train, _ = split_problems(6, 3, seed=0, rules=DEFAULT_RULES[:2])
+    by_question = {i.question: i for i in train}
+
+    def reply(messages, tools):
+        prompt = messages[-1]["content"]
+        item = next((i for q, i in by_question.items() if q in prompt), None)
+        if prompt.startswith("Solve"):
+            return AssistantMessage(content=f"Worked out. Answer: {item.answer}" if item else "Answer: 0")
+        if item is None:  # a held-out question's knowledge
+            return AssistantMessage(content="Learning summary: 1. convert.")
+        return AssistantMessage(content=next(candidates[item.id]))
+
+    candidates = {i.id: iter(["Learning summary: 1. Sing loudly.", f"Learning summary: 1. {i.question} Worked out.",
+                              "Supplementary knowledge: the sky is blue."]) for i in train}
+    monkeypatch.setattr("tooltune.models.registry.load_model", lambda spec, **kwargs: ScriptedModel(reply))
+    monkeypatch.setattr("tooltune.methods.internalize.experiment.train_students", lambda *args: None)
+    events: list[Event] = []
+    run_task_experiment(tiny_config(tmp_path, teacher="chat-teacher"),
+                        lambda: (make_tiny_llama(tiny_tokenizer), tiny_tokenizer), events.append)
+    teacher = next(e for e in events if e.kind == "teacher").data
+    assert teacher == {"teacher": "chat:scripted", "kept": 12, "dropped": 0, "usable": 6}
+    first = json.loads((tmp_path / "stage_samples.json").read_text())[0]
+    assert first[2]["content"] == "Worked out. Answer: " + next(i.answer for i in train if i.question in first[1]["content"])
+    assert "Worked out" in first[1]["content"].split("Knowledge:\n", 1)[1].split("\n\n", 1)[0]  # the closest candidate

@@ -73,6 +73,7 @@ def test_chat_teacher_writes_knowledge_from_answer_and_rationale_and_keeps_the_c
     knowledge_prompts = [c[-1]["content"] for c in model.calls[2:]]
     assert len(knowledge_prompts) == 3
     assert all(item.question in p and f"Correct answer: {item.answer}" in p and rationale in p for p in knowledge_prompts)
+    assert all(f"Known fact: {item.facts}" in c[-1]["content"] for c in model.calls)  # the teacher knows the rule
 
 
 def test_chat_teacher_writes_test_knowledge_without_the_answer():

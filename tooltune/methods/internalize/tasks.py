@@ -42,7 +42,8 @@ LEARNING_SUMMARY = (
 
 @dataclass
 class TaskItem:
-    """One question with its gold answer; code-written rationales and knowledge when the task has them."""
+    """One question with its gold answer; code-written rationales and knowledge when the task has them, and
+    `facts` a model teacher is told (a strong teacher knows its domain; invented units it must be told)."""
 
     id: str
     question: str
@@ -50,6 +51,7 @@ class TaskItem:
     rationales: list[str] = field(default_factory=list)
     knowledge: str | None = None
     meta: dict = field(default_factory=dict)
+    facts: str | None = None
 
 
 def _plural(unit: str, n: int) -> str:
@@ -89,6 +91,7 @@ def _make(rule: UnitRule, kind: int, rng: random.Random, index: int) -> TaskItem
         rationales=rationales,
         knowledge=knowledge,
         meta={"rule": rule.source, "kind": kind},
+        facts=f"{rule.statement()}.",
     )
 
 

@@ -98,15 +98,20 @@ class DeterministicTeacher:
 
 
 RATIONALE_PROMPT = (
-    "Solve the problem step by step. Keep it short and end with a line 'Answer: <number>'.\n\nProblem: {question}"
+    "Solve the problem step by step. Keep it short and end with a line 'Answer: <number>'.\n\n{facts}Problem: {question}"
 )
 KNOWLEDGE_TASK = (
     "Write the knowledge needed to solve problems like this one, without solving it.\n"
     "Learning summary: a short numbered list of general steps and precautions.\n"
-    "Supplementary knowledge: the background facts, rules, formulas or definitions it needs.\n\nProblem: {question}"
+    "Supplementary knowledge: the background facts, rules, formulas or definitions it needs.\n\n{facts}Problem: {question}"
 )
 KNOWLEDGE_PROMPT = KNOWLEDGE_TASK + "\nCorrect answer: {answer}\nA correct solution:\n{rationale}"
 """SKIntern's knowledge prompt: the question with its gold answer and a correct rationale."""
+
+
+def known_facts(item: TaskItem) -> str:
+    """The facts line of a teacher prompt (empty when the task has none)."""
+    return f"Known fact: {item.facts}\n\n" if item.facts else ""
 
 
 class ChatModelTeacher:
@@ -132,17 +137,18 @@ class ChatModelTeacher:
         return (self.model.chat([{"role": "user", "content": prompt}], None, config).content or "").strip()
 
     def teach(self, item: TaskItem) -> Teaching:
-        raw = [self._write(RATIONALE_PROMPT.format(question=item.question), self.temperature, i)
+        raw = [self._write(RATIONALE_PROMPT.format(facts=known_facts(item), question=item.question), self.temperature, i)
                for i in range(self.num_rationales)]
         kept, dropped = keep_correct(raw, item.answer)
         if not kept:  # the question is unusable; no knowledge is written for it
             return Teaching(item.id, kept, "", dropped, raw=raw)
-        prompt = KNOWLEDGE_PROMPT.format(question=item.question, answer=item.answer, rationale=kept[0])
+        prompt = KNOWLEDGE_PROMPT.format(facts=known_facts(item), question=item.question, answer=item.answer,
+                                         rationale=kept[0])
         return Teaching(item.id, kept, self._best_knowledge(prompt, f"{item.question}\n{kept[0]}"), dropped, raw=raw)
 
     def knowledge(self, item: TaskItem) -> str:
         """Knowledge for a held-out question, written from the question alone (its answer stays unseen)."""
-        return self._best_knowledge(KNOWLEDGE_TASK.format(question=item.question), item.question)
+        return self._best_knowledge(KNOWLEDGE_TASK.format(facts=known_facts(item), question=item.question), item.question)
 
     def _best_knowledge(self, prompt: str, reference: str) -> str:
         """`knowledge_candidates` samples (one greedy text when 1); the one most similar to `reference`."""
