@@ -17,8 +17,10 @@ MODEL_HELP = "smollm2 (embedded default) | PATH to a Hugging Face checkpoint | o
 def chat(
     message: str = typer.Argument(..., help="What to say to the model."),
     model: str = typer.Option("smollm2", "--model", "-m", help=MODEL_HELP),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", help="A tooltune adapter directory to attach (local models)."),
-    system: Optional[str] = typer.Option(None, "--system", help="A system prompt."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="A tooltune adapter directory to attach (local "
+                                           "models). One a user's profile was internalized into (train internalize "
+                                           "--knowledge profile) serves that user, with no profile in the prompt."),
+    system: Optional[str] = typer.Option(None, "--system", help="A system prompt (instead of the served user's)."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Most tokens to generate."),
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy decoding."),
     allow_insecure_key: bool = typer.Option(
@@ -32,7 +34,7 @@ def chat(
 
     try:
         backend = _load_and_report(model, adapter, allow_insecure_key)
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
+        messages = _opening(message, system, adapter)
         answer = backend.chat(messages, config=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature))
     except ModelError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -40,6 +42,20 @@ def chat(
     typer.echo(answer.content or "")
     for call in answer.tool_calls:
         typer.echo(f"tool call: {call.name}({call.arguments})")
+
+
+def _opening(message: str, system: str | None, adapter: Path | None) -> list[dict]:
+    """The messages to send: `--system` if given, else the served user's opening when the adapter holds an
+    internalized profile, else the message alone."""
+    if system:
+        return [{"role": "system", "content": system}, {"role": "user", "content": message}]
+    from tooltune.methods.internalize.serve import internalized_user, user_opening
+
+    served = internalized_user(adapter) if adapter is not None else None
+    if served is None:
+        return [{"role": "user", "content": message}]
+    typer.echo(f"[serving {served['user']}: profile internalized in the adapter, none in the prompt]", err=True)
+    return user_opening(served["user"], message, served.get("apps"))
 
 
 def _load_and_report(spec: str, adapter: Optional[Path], allow_insecure_key: bool = False) -> ChatModel:
