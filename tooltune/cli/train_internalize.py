@@ -44,9 +44,11 @@ OutputDir = Annotated[Path, typer.Option(help="where stages, adapters and the re
                                          "options resumes, other options are refused")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="remove an earlier experiment's stages and report in "
                                          "--output-dir and start afresh")]
-NTrain = Annotated[int | None, typer.Option(help="training questions / instructions " + _both("n_train", d.TASK, d.PROFILE))]
+NTrain = Annotated[int | None, typer.Option(help="training questions / instructions "
+                                            + _both("n_train", d.TASK, d.PROFILE))]
 NTest = Annotated[int | None, typer.Option(help="held-out questions / instructions " + _both("n_test", d.TASK, d.PROFILE))]
-Rules = Annotated[int | None, typer.Option(help="how many invented unit rules the generated problems use (1-6, default 6)")]
+Rules = Annotated[int | None, typer.Option(help="how many invented unit rules the generated problems use (1-6, "
+                                           "default 6)")]
 Stages = Annotated[int | None, typer.Option(help="T: curriculum stages, S decays linearly from 1 to 0 "
                                             + _both("stages", d.TASK, d.PROFILE))]
 Examples = Annotated[int | None, typer.Option(help=f"K: few-shot examples at S = 1, floor(K*S_t) per stage "
@@ -109,10 +111,11 @@ def internalize(knowledge: Knowledge = KnowledgeKind.rules, user: User = None, a
     """Train a student to answer without knowledge in its prompt, and compare cost and accuracy."""
     from tooltune.methods.internalize.experiment import run_internalize
 
-    options = dict(user=user, apps=apps, teacher=teacher, n_train=n_train, n_test=n_test, rules=rules, stages=stages,
-                   examples=examples, epochs=epochs, decay=decay, rationales=rationales,
-                   knowledge_candidates=knowledge_candidates, retriever=retriever, compressor=compressor,
-                   lora_r=lora_r, learning_rate=learning_rate, batch_size=batch_size, seed=seed, max_turns=max_turns)
+    options = {"user": user, "apps": apps, "teacher": teacher, "n_train": n_train, "n_test": n_test, "rules": rules,
+               "stages": stages, "examples": examples, "epochs": epochs, "decay": decay, "rationales": rationales,
+               "knowledge_candidates": knowledge_candidates, "retriever": retriever, "compressor": compressor,
+               "lora_r": lora_r, "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed,
+               "max_turns": max_turns}
     config = build_config(knowledge, output_dir, options)
     run_internalize(config, student, overwrite=overwrite, progress=lambda event: typer.echo(event.message))
     typer.echo(f"report: {output_dir / 'report.json'}")

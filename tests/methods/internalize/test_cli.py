@@ -28,6 +28,10 @@ def no_models(monkeypatch):
     (["--rules", "0"], "error: --rules: "),
     (["--stages", "1"], "error: --stages: "),
     (["--decay", "cubic"], "error: --decay: "),
+    (["--epochs", "0"], "error: --epochs: "),  # fields of the TrainConfig and LoRAConfig the config holds whole
+    (["--learning-rate", "0"], "error: --learning-rate: "),
+    (["--lora-r", "0"], "error: --lora-r: r must be a positive integer"),
+    (["--knowledge-candidates", "0"], "error: --knowledge-candidates: "),
     (["--n-train", "100000"], "error: n_train + n_test: cannot generate"),
     (["--retriever", "embedding", "--compressor", "surprisal"], "error: retriever: embedding retrieval needs"),
     (["--student", "/no/such/checkpoint"], "error: student: expected 'smollm2'"),

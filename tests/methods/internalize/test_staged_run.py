@@ -85,15 +85,18 @@ def test_tiny_staged_run_each_stage_from_the_previous(tmp_path, tiny_model, tiny
     import torch
     from safetensors.torch import load_file
 
-    from tooltune.adapters import load_adapter
+    from tooltune.adapters import LoRAConfig, load_adapter
     from tooltune.methods.internalize.compress import SurprisalCompressor
-    from tooltune.methods.internalize.curriculum import TaughtSet, neighbours, skintern_stages
+    from tooltune.methods.internalize.curriculum import (
+        TaughtSet,
+        neighbours,
+        skintern_stages,
+    )
+    from tooltune.methods.internalize.method import add_lora, train_curriculum
     from tooltune.methods.internalize.retrieve import BM25Retriever
     from tooltune.methods.internalize.schedule import DecaySchedule
     from tooltune.methods.internalize.tasks import unit_word_problems
     from tooltune.methods.internalize.teacher import DeterministicTeacher, teach_all
-    from tooltune.adapters import LoRAConfig
-    from tooltune.methods.internalize.method import add_lora, train_curriculum
     from tooltune.train import TrainConfig
 
     items = unit_word_problems(4, seed=9)

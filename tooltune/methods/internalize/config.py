@@ -97,8 +97,8 @@ class InternalizeConfig(CurriculumConfig):
     rules: int = Field(len(DEFAULT_RULES), ge=1, le=len(DEFAULT_RULES))
     examples: int = Field(TASK["examples"], ge=0, description="K: few-shot examples at S = 1")
     rationales: int = Field(PAPER_RATIONALES, ge=1, description="l: rationales per training question")
-    knowledge_candidates: int = Field(KNOWLEDGE_CANDIDATES, ge=1, description="knowledge texts a model teacher writes per question; "
-                                      "the one most similar to the question and its rationale is kept")
+    knowledge_candidates: int = Field(KNOWLEDGE_CANDIDATES, ge=1, description="knowledge texts a model teacher "
+                                      "writes per question; the one most similar to question + rationale is kept")
     teacher: str = "deterministic"
     retriever: Literal["auto", "bm25", "embedding"] = "auto"
     max_new_tokens: int = Field(48, ge=1)

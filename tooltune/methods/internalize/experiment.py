@@ -170,8 +170,8 @@ def write_report(out: Path, report: dict, board: _Scoreboard, test: list[TaskIte
     (out / "table.txt").write_text(table + "\n")
     with open(out / "answers.jsonl", "w", encoding="utf-8") as handle:
         for name, records in board.records.items():
-            for item, record in zip(test, records):
-                handle.write(json.dumps({"approach": name, "id": item.id, "question": item.question, **record}) + "\n")
+            handle.writelines(json.dumps({"approach": name, "id": item.id, "question": item.question, **record}) + "\n"
+                              for item, record in zip(test, records))
     progress(Event("table", table, {"results": report["results"]}))
 
 
