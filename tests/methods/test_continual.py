@@ -3,6 +3,7 @@ components per task, saves a loadable adapter and resumes from its cache."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,11 +11,12 @@ import torch
 
 from tests.train.tiny import tiny_llama, tiny_tokenizer
 from tooltune.adapters import load_adapter, read_adapter_config
-from tooltune.methods.continual.config import ContinualConfig, ContinualTask
+from tooltune.adapters import TARGET_MODULES, LoRAConfig
+from tooltune.adapters.dual_rank import DualRankConfig
+from tooltune.methods.continual.config import ContinualConfig, ContinualTask, continual_training
 from tooltune.methods.continual.experiment import run_sequence
 from tooltune.train.data import split_examples
 from tooltune.methods.continual.method import RestorationCallback
-from tooltune.methods.continual.metrics import continual_metrics
 from tooltune.methods.continual.scoring import greedy_turn_accuracy, token_accuracy, turn_spans
 
 TOOLS = {
@@ -50,15 +52,23 @@ def score(model, tokenizer, examples) -> float:
 def test_every_method_fills_the_matrix_and_saves_a_loadable_adapter(tmp_path, method: str) -> None:
     tokenizer = tiny_tokenizer(extra_words=["please"])
     tasks = [task("get_weather"), task("set_volume")]
-    config = ContinualConfig(method=method, output_dir=str(tmp_path), epochs=1, learning_rate=5e-3, batch_size=4,
-                             max_length=256, target_modules=["q_proj", "v_proj", "down_proj"], restoration_period=1,
-                             restoration_rate=0.1)
+    from tooltune.methods.continual.method import METHODS
+
+    targets = ["q_proj", "v_proj", "down_proj"]
+    adapter = dataclasses.replace(METHODS[method].default_adapter(), target_modules=targets)
+    if method == "data":
+        adapter = DualRankConfig(target_modules=targets, restoration_period=1, restoration_rate=0.1)
+    config = ContinualConfig(method=method, output_dir=str(tmp_path), adapter=adapter,
+                             train=continual_training(learning_rate=5e-3, max_length=256))
     result = run_sequence(lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer), tasks, config, score)
     rows = 1 if method == "multitask" else 2
     assert len(result.matrix) == rows and all(len(r) == 2 for r in result.matrix)
     assert all(0.0 <= v <= 1.0 for r in result.matrix for v in r)
-    if method != "multitask":
-        assert result.metrics == continual_metrics(result.matrix)
+    a = result.matrix
+    assert result.metrics.ap == pytest.approx(sum(a[-1]) / 2)
+    if method != "multitask":  # by the definitions, not by the function under test
+        assert result.metrics.bwt == pytest.approx(a[1][0] - a[0][0])
+        assert result.metrics.f_ra == pytest.approx(a[0][0] - a[1][0])
     saved = read_adapter_config(tmp_path / method / "adapter")
     if method in ("data", "olora"):
         assert saved.num_tasks == 2
@@ -148,9 +158,9 @@ def test_task_files_with_held_out_files_and_first_call_cut(tmp_path) -> None:
 
 
 def _seqlora(tmp_path, tokenizer, **changes) -> ContinualConfig:
-    return ContinualConfig(**{"method": "seqlora", "output_dir": str(tmp_path), "epochs": 1, "learning_rate": 5e-3,
-                              "batch_size": 4, "max_length": 256, "target_modules": ["q_proj", "v_proj"],
-                              "lora_rank": 2, **changes})
+    return ContinualConfig(method="seqlora", output_dir=str(tmp_path),
+                           train=continual_training(**{"learning_rate": 5e-3, "max_length": 256, **changes}),
+                           adapter=LoRAConfig(target_modules=["q_proj", "v_proj"], r=2, alpha=4.0))
 
 
 def _files(root) -> dict:
@@ -166,7 +176,7 @@ def test_a_rerun_with_other_settings_is_refused_and_loses_nothing(tmp_path) -> N
     first = run_sequence(load, tasks, _seqlora(tmp_path, tokenizer), score, scorer_name="greedy",
                          scorer_settings={"max_length": 256})
     before = _files(tmp_path)
-    with pytest.raises(RunDirError, match=r"training.learning_rate: 0.005 -> 0.001"):
+    with pytest.raises(RunDirError, match=r"training.train.learning_rate: 0.005 -> 0.001"):
         run_sequence(load, tasks, _seqlora(tmp_path, tokenizer, learning_rate=1e-3), score,
                      scorer_name="greedy", scorer_settings={"max_length": 256})
     with pytest.raises(RunDirError, match=r"training.tasks.*->"):  # the same settings, other data
@@ -202,9 +212,61 @@ def test_too_many_router_rows_are_refused_before_anything_is_written(tmp_path) -
     from tooltune.methods.continual.config import ContinualError
 
     tokenizer = tiny_tokenizer(extra_words=["please"])
-    config = ContinualConfig(method="data", output_dir=str(tmp_path / "run"), rows_per_task=20,
-                             target_modules=["q_proj"])
+    config = ContinualConfig(method="data", output_dir=str(tmp_path / "run"),
+                             adapter=DualRankConfig(rows_per_task=20, target_modules=["q_proj"]))
     with pytest.raises(ContinualError, match=r"rows_per_task: 20 rows x 2 tasks exceed the model's embedding size 32"):
         run_sequence(lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer), [task("get_weather"),
                      task("set_volume")], config, score)
     assert not any((tmp_path / "run").rglob("*.json"))
+
+
+def _data(tmp_path) -> ContinualConfig:
+    return ContinualConfig(method="data", output_dir=str(tmp_path), train=continual_training(
+        learning_rate=5e-3, max_length=256, seed=3), adapter=DualRankConfig(target_modules=["q_proj", "down_proj"],
+                                                                             layers_per_group=1, restoration_period=1))
+
+
+def test_the_backbone_is_bit_identical_after_a_sequence_and_a_seed_gives_bit_identical_adapters(tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    tokenizer = tiny_tokenizer(extra_words=["please"])
+    tasks = [task("get_weather"), task("set_volume")]
+    models = []
+
+    def load():
+        models.append(tiny_llama(vocab_size=len(tokenizer)))
+        return models[-1], tokenizer
+
+    run_sequence(load, tasks, _data(tmp_path / "a"), score)
+    run_sequence(load, tasks, _data(tmp_path / "b"), score)
+    base = tiny_llama(vocab_size=len(tokenizer)).state_dict()
+    trained = {n: p for n, p in models[0].state_dict().items() if n in base}  # wrapped linears: `.base.` inside
+    trained.update({n.replace(".base.", "."): p for n, p in models[0].state_dict().items() if ".base." in n})
+    assert set(trained) == set(base) and all(torch.equal(trained[n], base[n]) for n in base)
+    first, second = (load_file(tmp_path / d / "data" / "adapter" / "adapter_model.safetensors") for d in "ab")
+    assert any("router" in n for n in first) and set(first) == set(second)
+    assert all(torch.equal(first[n], second[n]) for n in first)
+
+
+def _conflicting(name: str, answer: str) -> ContinualTask:
+    """The same six questions; each task answers all of them with its own word."""
+    rows = [{"messages": [{"role": "user", "content": f"what is in {c}"}, {"role": "assistant", "content": answer}],
+             "tools": []} for c in ["paris", "berlin", "rome", "kitchen", "room", "city"]]
+    return ContinualTask(name, rows * 4, rows)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="measured: DATA forgets as fully as SeqLoRA here (BWT -1.0 for both, seeds "
+                   "0-2); with the same inputs and no task id, a model that answers the new task cannot keep the old one")
+def test_data_forgets_less_than_seqlora_on_conflicting_answers(tmp_path) -> None:
+    tokenizer = tiny_tokenizer()
+    tasks = [_conflicting("a", "hello"), _conflicting("b", "done")]
+    bwt = {}
+    for method, adapter in [("seqlora", LoRAConfig(target_modules=list(TARGET_MODULES), r=20, alpha=40.0)),
+                            ("data", DualRankConfig(layers_per_group=1))]:
+        config = ContinualConfig(method=method, output_dir=str(tmp_path), adapter=adapter,
+                                 train=continual_training(epochs=3, learning_rate=1e-2, max_length=64))
+        result = run_sequence(lambda: (tiny_llama(vocab_size=len(tokenizer)), tokenizer), tasks, config, score)
+        assert result.matrix[0][0] == 1.0  # each learns the first task
+        bwt[method] = result.metrics.bwt
+    assert bwt["data"] > bwt["seqlora"]

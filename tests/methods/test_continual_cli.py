@@ -64,3 +64,20 @@ def test_cli_reports_bad_task_files_and_options_in_one_line(tmp_path, capsys) ->
                                 *options], capsys)
         assert code == 2 and message in err and "Traceback" not in err, (files, options, err)
         assert err.startswith("error: ") == (not message.startswith("Invalid")) and not out.exists()
+
+
+def test_dry_run_prints_order_counts_and_one_prompt_per_task_without_a_model(tmp_path, capsys) -> None:
+    from tests.methods.test_continual_cl_benchmark import write_instructions, write_task
+
+    write_task(tmp_path, "TC", "agnews", ["World", "Sports"], 5)
+    write_task(tmp_path, "SC", "yelp", ["negative", "positive"], 3)
+    write_instructions(tmp_path, {"TC": "What is the topic?\n", "SC": "What is the sentiment?\n"})
+    code, out, err = run_cli(["train", "continual", "--cl-benchmark", str(tmp_path), "--tasks", "yelp,agnews",
+                              "--model", str(tmp_path / "no-such-model"), "--max-train", "4", "--test-size", "2",
+                              "--dry-run"], capsys)
+    assert code == 0, err
+    assert "tasks in order: yelp -> agnews" in out
+    assert "[0] yelp: train 3, test 2" in out and "[1] agnews: train 4, test 2" in out
+    assert "user: What is the sentiment?\nOption: negative, positive\nyelp train text 0\nAnswer:" in out
+    assert "assistant: World" in out
+    assert not (tmp_path / "runs").exists()

@@ -1,4 +1,8 @@
-"""The continual run's knobs and its task sequence: typed, validated at the edge, errors name the field."""
+"""The continual run's settings and its task sequence: typed, validated at the edge, errors name the field.
+
+A run's config holds the trainer's `TrainConfig` and the method's adapter config whole; the continual
+defaults (DATA's: one epoch per task, lr 1e-4) are set once here, each method's adapter default in `method`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
-from tooltune.adapters import TARGET_MODULES
-from tooltune.adapters.dual_rank import DualRankConfig
+from tooltune.adapters.config import AdapterConfig
 from tooltune.errors import UsageError
 from tooltune.train.data import Example
-from tooltune.train.settings import SEED_MAX
 from tooltune.train.trainer import TrainConfig
 
-METHODS = ("data", "seqlora", "olora", "multitask")
+METHOD_NAMES = ("data", "seqlora", "olora", "multitask")
 
 
 class ContinualError(UsageError):
@@ -37,48 +39,39 @@ class ContinualTask:
             raise ContinualError(f"task {self.name!r}: field 'test' has no examples")
 
 
+def continual_training(**changes: Any) -> TrainConfig:
+    """The trainer's settings for continual runs: DATA's one epoch per task at lr 1e-4 (stage dirs set later)."""
+    return TrainConfig(**{"output_dir": ".", "learning_rate": 1e-4, "max_length": 1024, "disable_tqdm": True,
+                          "logging_steps": 50, **changes})
+
+
 class ContinualConfig(BaseModel):
-    """How to run one method over the sequence (defaults from DATA: one epoch per task, lr 1e-4)."""
+    """How to run one method over the sequence: the trainer's config and the adapter's config, whole.
+
+    `adapter` None means the method's default adapter; every random initialisation (adapter, router,
+    restoration) is drawn from `train.seed`.
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     method: str = "data"
     output_dir: str
     base_model: str | None = Field(None, description="the model the stages train (cached stages depend on it)")
-    epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(1e-4, gt=0)
-    batch_size: int = Field(4, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    max_length: int = Field(1024, ge=8)
-    seed: int = Field(0, ge=0, le=SEED_MAX)
-    target_modules: list[str] = Field(default_factory=lambda: list(TARGET_MODULES))
-    lora_rank: int = Field(20, ge=1, description="SeqLoRA / multitask rank (20 = 4 + 16, the dual-rank total)")
-    olora_rank: int = Field(8, ge=1)
-    olora_orthogonality_weight: float = Field(0.5, ge=0)
-    rank_low: int = Field(4, ge=1)
-    rank_high: int = Field(16, ge=1)
-    rows_per_task: int = Field(8, ge=1)
-    layers_per_group: int = Field(1, ge=1)
-    per_token: bool = False
-    orthogonality_weight: float = Field(1.0, ge=0)
-    restoration_rate: float = Field(0.01, ge=0, le=1)
-    restoration_period: int = Field(10, ge=1)
+    train: TrainConfig = Field(default_factory=continual_training)
+    adapter: InstanceOf[AdapterConfig] | None = None
     single_task: bool = Field(False, description="also train each task alone (for FWT)")
     top_layers: int | None = Field(None, ge=1, description="adapt only the last N decoder layers")
 
     def model_post_init(self, __context: Any) -> None:
-        if self.method not in METHODS:
-            raise ContinualError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method not in METHOD_NAMES:
+            raise ContinualError(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
 
-    def train_config(self, output_dir: Path) -> TrainConfig:
-        return TrainConfig(output_dir=str(output_dir), epochs=self.epochs, learning_rate=self.learning_rate,
-                           batch_size=self.batch_size, grad_accum=self.grad_accum, max_length=self.max_length,
-                           seed=self.seed, disable_tqdm=True, logging_steps=50)
+    def stage_training(self, directory: Path) -> TrainConfig:
+        """The trainer's config for one stage, writing to `directory`."""
+        return self.train.model_copy(update={"output_dir": str(directory)})
 
-    def dual_rank_config(self, target_modules: list[str] | None = None) -> DualRankConfig:
-        return DualRankConfig(target_modules=target_modules or self.target_modules, rank_low=self.rank_low,
-                              rank_high=self.rank_high, rows_per_task=self.rows_per_task,
-                              layers_per_group=self.layers_per_group,
-                              per_token=self.per_token, orthogonality_weight=self.orthogonality_weight,
-                              restoration_rate=self.restoration_rate, restoration_period=self.restoration_period,
-                              seed=self.seed)
+    def key(self) -> dict[str, Any]:
+        """Every setting as plain data (the adapter by its saved form), for run-directory checks."""
+        data = self.model_dump(exclude={"adapter"})
+        data["train"].pop("output_dir")
+        return {**data, "adapter": self.adapter.to_dict() if self.adapter is not None else None}

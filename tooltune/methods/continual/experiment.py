@@ -8,6 +8,7 @@ from the input, O-LoRA sums all task LoRAs, SeqLoRA and multitask have one LoRA.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Callable, Sequence
@@ -21,9 +22,9 @@ from transformers import TrainerCallback
 from tooltune.adapters import save_adapter
 from tooltune.atomic import read_json_lines, write_json_atomic, write_text_atomic
 from tooltune.methods.continual.config import ContinualConfig, ContinualError, ContinualTask
-from tooltune.methods.continual.method import _MethodState
+from tooltune.methods.continual.method import METHODS, ContinualMethod, method_for
 from tooltune.methods.continual.metrics import ContinualMetrics, continual_metrics, format_matrix
-from tooltune.methods.continual.scoring import Scorer
+from tooltune.methods.continual.scoring import Scorer, teacher_forced_scorer, tool_call_scorer
 from tooltune.models.registry import TrainableLoader
 from tooltune.train.data import Example, load_sft_jsonl, sample_examples, split_examples, up_to_first_call
 from tooltune.train.settings import (
@@ -57,6 +58,21 @@ class ContinualResult:
                 "single_task": self.single_task, "restorations": self.restorations, "stages": self.stages}
 
 
+@dataclass(frozen=True)
+class Progress:
+    """One step of a run, for a progress display: `event` is "train" (a stage starts training), "score"
+    (scoring starts), "scored" (a stage's row is done: `scores`), or "single" (a single-task reference starts)."""
+
+    event: str
+    method: str
+    stage: str
+    examples: int = 0
+    scores: tuple[float, ...] = ()
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
 def _score_row(model: nn.Module, tokenizer: Any, tasks: Sequence[ContinualTask], scorer: Scorer) -> list[float]:
     model.eval()
     return [float(scorer(model, tokenizer, task.test)) for task in tasks]
@@ -84,7 +100,10 @@ def _save_rows(path: Path, rows: dict[str, list[float]]) -> None:
 
 def training_key(config: ContinualConfig, tasks: Sequence[ContinualTask]) -> dict[str, Any]:
     """What a method's trained stages depend on: every setting but where they go, and the tasks' data."""
-    return {**config.model_dump(exclude={"output_dir", "single_task"}),
+    key = config.key()
+    for name in ("output_dir", "single_task"):
+        key.pop(name)
+    return {**key,
             "tasks": [{"name": t.name, "train": examples_digest(t.train), "test": examples_digest(t.test)}
                       for t in tasks]}
 
@@ -126,6 +145,7 @@ def check_continual_dirs(config: ContinualConfig, tasks: Sequence[ContinualTask]
                          scorer_settings: dict[str, Any] | None = None, overwrite: bool = False) -> None:
     """Refuse (RunDirError naming the fields) directories holding stages or scores of other settings, for the
     sequence and its single-task references, before anything is trained. Writes nothing."""
+    config = with_default_adapter(config)
     _check_tasks(tasks)
     for directory, run_config, run_tasks in _run_dirs(config, tasks):
         compare, _ = _method_settings(directory, run_config, run_tasks, scorer_name, scorer_settings, overwrite)
@@ -140,18 +160,26 @@ def _check_tasks(tasks: Sequence[ContinualTask]) -> None:
         raise ContinualError(f"tasks: names must be unique, got {names}")
 
 
-def _check_router_rows(model: nn.Module, config: ContinualConfig, stages: int) -> None:
-    """DATA's router keys must stay orthogonal: rows_per_task x tasks may not exceed the embedding size."""
-    if config.method != "data":
-        return
-    dim = model.get_input_embeddings().embedding_dim
-    if config.rows_per_task * stages > dim:
-        raise ContinualError(f"rows_per_task: {config.rows_per_task} rows x {stages} tasks exceed the model's "
-                             f"embedding size {dim}; lower rows_per_task")
+def with_default_adapter(config: ContinualConfig) -> ContinualConfig:
+    """`config` with its method's default adapter filled in and any adapter seed set to `train.seed` (so that
+    every random initialisation comes from the one seed, and the saved settings say what ran)."""
+    adapter = config.adapter or METHODS[config.method].default_adapter()
+    if hasattr(adapter, "seed"):
+        adapter = dataclasses.replace(adapter, seed=config.train.seed)
+    return config.model_copy(update={"adapter": adapter})
+
+
+def _plan(config: ContinualConfig, tasks: Sequence[ContinualTask]) -> list[tuple[str, list[Example]]]:
+    """(stage name, examples) per stage: one per task, or one on the shuffled union for a one-stage method."""
+    if not METHODS[config.method].one_stage:
+        return [(t.name, t.train) for t in tasks]
+    union = [ex for t in tasks for ex in t.train]
+    random.Random(config.train.seed).shuffle(union)
+    return [("all", union)]
 
 
 def run_sequence(load: TrainableLoader, tasks: Sequence[ContinualTask], config: ContinualConfig,
-                 scorer: Scorer, progress: Callable[[str], None] | None = None,
+                 scorer: Scorer, progress: ProgressCallback | None = None,
                  scorer_name: str = "score", scorer_settings: dict[str, Any] | None = None,
                  overwrite: bool = False) -> ContinualResult:
     """Train `config.method` over `tasks` in order from a fresh base model, scoring every task after each.
@@ -161,59 +189,64 @@ def run_sequence(load: TrainableLoader, tasks: Sequence[ContinualTask], config: 
     resumes where it stopped, a rerun with another scorer replays the trained stages and only scores again,
     a rerun with other settings is refused (RunDirError) unless `overwrite` removes the old stages first.
     """
+    config = with_default_adapter(config)
     check_continual_dirs(config, tasks, scorer_name, scorer_settings, overwrite)
-    names = [t.name for t in tasks]
     out = Path(config.output_dir) / config.method
     compare, current = _method_settings(out, config, tasks, scorer_name, scorer_settings, overwrite)
-    scores_path = out / f"scores-{scorer_name}.jsonl"
-    say = progress or (lambda _message: None)
-    if config.method == "multitask":
-        union = [ex for t in tasks for ex in t.train]
-        random.Random(config.seed).shuffle(union)
-        plan = [("all", union)]
-    else:
-        plan = [(t.name, t.train) for t in tasks]
+    plan = _plan(config, tasks)
     model, tokenizer = load()
-    state = _MethodState(model, config)  # adapter settings are checked here, before anything is written
-    _check_router_rows(model, config, len(plan))
+    method = method_for(config)
+    method.attach(model, len(plan))  # adapter settings are checked here, before anything is written
     begin_run(out, compare, overwrite=overwrite)
     if current != compare:  # a scorer new to the directory: its settings join the saved ones
         write_json_atomic(out / SETTINGS_FILE, current)
+    say = progress or (lambda _event: None)
+    matrix, stages = _train_and_score(model, tokenizer, method, plan, tasks, scorer,
+                                      out / f"scores-{scorer_name}.jsonl", say)
+    names = [t.name for t in tasks]
+    save_adapter(model, out / "adapter", metadata={"method": config.method, "tasks": names})
+    single = _single_task_scores(load, tasks, config, scorer, say, scorer_name, scorer_settings,
+                                 overwrite) if config.single_task else None
+    if method.one_stage:
+        metrics = ContinualMetrics(ap=sum(matrix[0]) / len(matrix[0]), f_ra=None, bwt=None, fwt=None)
+    else:
+        metrics = continual_metrics(matrix, single)
+    return ContinualResult(config.method, names, matrix, metrics, single, method.restorations, stages)
+
+
+def _train_and_score(model: nn.Module, tokenizer: Any, method: ContinualMethod, plan: list[tuple[str, list[Example]]],
+                     tasks: Sequence[ContinualTask], scorer: Scorer, scores_path: Path,
+                     say: ProgressCallback) -> tuple[list[list[float]], list[dict]]:
+    """Train each stage of `plan` (finished ones are skipped) and score every task after it (cached rows reused)."""
+    config = method.config
     cached = _cached_rows(scores_path, len(tasks))
     matrix, stages = [], []
     for index, (stage_name, examples) in enumerate(plan):
-        trainable, callbacks = state.start_task(index)
-        say(f"[{config.method}] training on {stage_name} ({len(examples)} examples)")
+        trainable, callbacks = method.start_task(index)
+        say(Progress("train", config.method, stage_name, len(examples)))
         result = train_stages(model, tokenizer, [_stage(stage_name, examples, trainable, callbacks)],
-                              config.train_config(out / f"{index:02d}-{stage_name}"))[0]
+                              config.stage_training(scores_path.parent / f"{index:02d}-{stage_name}"))[0]
         stages.append({"stage": stage_name, "global_step": result.global_step, "train_loss": result.train_loss,
                        "trainable_parameters": result.trainable_parameters})
         if stage_name in cached and result.skipped:
             row = cached[stage_name]
         else:
-            say(f"[{config.method}] scoring all tasks after {stage_name}")
+            say(Progress("score", config.method, stage_name))
             row = _score_row(model, tokenizer, tasks, scorer)
             cached[stage_name] = row
             _save_rows(scores_path, cached)
         matrix.append(row)
-        say(f"[{config.method}] after {stage_name}: " + " ".join(f"{n}={s:.3f}" for n, s in zip(names, row)))
-    save_adapter(model, out / "adapter", metadata={"method": config.method, "tasks": names})
-    single = _single_task_scores(load, tasks, config, scorer, say, scorer_name, scorer_settings,
-                                 overwrite) if config.single_task else None
-    if config.method == "multitask":
-        metrics = ContinualMetrics(ap=sum(matrix[0]) / len(matrix[0]), f_ra=None, bwt=None, fwt=None)
-    else:
-        metrics = continual_metrics(matrix, single)
-    return ContinualResult(config.method, names, matrix, metrics, single, state.restorations, stages)
+        say(Progress("scored", config.method, stage_name, scores=tuple(row)))
+    return matrix, stages
 
 
 def _single_task_scores(load: TrainableLoader, tasks: Sequence[ContinualTask],
-                        config: ContinualConfig, scorer: Scorer, say: Callable[[str], None],
+                        config: ContinualConfig, scorer: Scorer, say: ProgressCallback,
                         scorer_name: str, scorer_settings: dict[str, Any] | None, overwrite: bool) -> list[float]:
     """Score of each task trained alone from the base with the same method (the FWT reference)."""
     scores = []
     for task in tasks:
-        say(f"[{config.method}] single-task reference: {task.name}")
+        say(Progress("single", config.method, task.name, len(task.train)))
         result = run_sequence(load, [task], _single_config(config, task), scorer,
                               scorer_name=scorer_name, scorer_settings=scorer_settings, overwrite=overwrite)
         scores.append(result.matrix[0][0])
@@ -254,7 +287,7 @@ def format_results(results: Sequence[ContinualResult]) -> str:
     """Each method's accuracy matrix, then one summary table (AP, F.Ra, BWT, FWT) across methods."""
     blocks = []
     for r in results:
-        labels = ["after all"] if r.method == "multitask" else [f"after {n}" for n in r.tasks]
+        labels = ["after all"] if METHODS[r.method].one_stage else [f"after {n}" for n in r.tasks]
         blocks.append(f"== {r.method} ==\n" + format_matrix(r.matrix, labels, r.tasks))
 
     def cell(value: float | None) -> str:
@@ -265,3 +298,52 @@ def format_results(results: Sequence[ContinualResult]) -> str:
         m = r.metrics
         lines.append(f"| {r.method} | {cell(m.ap)} | {cell(m.f_ra)} | {cell(m.bwt)} | {cell(m.fwt)} |")
     return "\n\n".join(blocks + ["\n".join(lines)])
+
+
+SCORERS = ("auto", "tool-call", "greedy", "token")
+
+
+def choose_scorer(kind: str, tasks: Sequence[ContinualTask], max_length: int,
+                  max_new_tokens: int) -> tuple[str, Scorer, dict[str, Any]]:
+    """(name, scorer, its settings) for `kind`; `auto` is tool-call when every task's held-out data calls tools."""
+    if kind not in SCORERS:
+        raise ContinualError(f"scorer: expected one of {SCORERS}, got {kind!r}")
+    if kind == "auto":
+        calls = all(any(m.get("tool_calls") for ex in t.test for m in ex["messages"]) for t in tasks)
+        kind = "tool-call" if calls else "greedy"
+    if kind == "tool-call":
+        return kind, tool_call_scorer(max_new_tokens=max_new_tokens), {"max_new_tokens": max_new_tokens}
+    return kind, teacher_forced_scorer(kind, max_length), {"max_length": max_length}
+
+
+@dataclass
+class ContinualRun:
+    """One `train continual` request: the task sequence, one config per method, and how to score."""
+
+    tasks: list[ContinualTask]
+    configs: list[ContinualConfig]
+    scorer: str = "auto"
+    max_new_tokens: int = 96
+    overwrite: bool = False
+
+
+def run_continual(load: TrainableLoader, run: ContinualRun,
+                  progress: ProgressCallback | None = None) -> tuple[str, list[ContinualResult]]:
+    """(scorer name, one result per method): every directory is checked before any method trains, and every
+    method (and single-task reference) starts from the untouched base."""
+    max_length = run.configs[0].train.max_length
+    name, scorer, settings = choose_scorer(run.scorer, run.tasks, max_length, run.max_new_tokens)
+    for config in run.configs:
+        check_continual_dirs(config, run.tasks, name, settings, run.overwrite)
+    return name, [run_sequence(load, run.tasks, config, scorer, progress, scorer_name=name, scorer_settings=settings,
+                               overwrite=run.overwrite) for config in run.configs]
+
+
+def describe_tasks(tasks: Sequence[ContinualTask]) -> str:
+    """The task order, train/test counts and the first training example of each task as its turns (a dry run)."""
+    lines = [f"tasks in order: {' -> '.join(t.name for t in tasks)}"]
+    for index, task in enumerate(tasks):
+        lines.append(f"\n[{index}] {task.name}: train {len(task.train)}, test {len(task.test)}")
+        lines += [f"  {m['role']}: {m.get('content') or json.dumps(m.get('tool_calls'))}"
+                  for m in task.train[0]["messages"]]
+    return "\n".join(lines)

@@ -1,18 +1,21 @@
-"""The continual methods: how each one adapts the model and what it trains at the start of every task."""
+"""The continual methods, one class each behind one interface: how a method adapts the model, what trains at
+the start of every task, and what its default adapter is. `METHODS` maps a method name to its class."""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
 
 from torch import nn
 from transformers import TrainerCallback
 
-from tooltune.adapters import LoRAConfig, adapter_parameters, inject_adapters
-from tooltune.adapters.config import matches_any
+from tooltune.adapters import TARGET_MODULES, LoRAConfig, adapter_parameters, inject_adapters
+from tooltune.adapters.config import AdapterConfig, matches_any
 from tooltune.adapters.decomposed_attention import layer_index
-from tooltune.adapters.dual_rank import StochasticRestoration, dual_rank_parameters, get_dual_rank
+from tooltune.adapters.dual_rank import DualRankConfig, StochasticRestoration, dual_rank_parameters, get_dual_rank
 from tooltune.adapters.olora import OLoRAConfig, add_olora_task, current_olora_parameter_names
-from tooltune.methods.continual.config import ContinualConfig
+from tooltune.methods.continual.config import ContinualConfig, ContinualError
 
 
 class RestorationCallback(TrainerCallback):
@@ -41,41 +44,122 @@ def top_layer_targets(model: nn.Module, targets: list[str], top_layers: int | No
     return [n for n in names if layer_index(n) in keep]
 
 
-class _MethodState:
-    """What one method needs between tasks: the model, its adapter config, and how to start a task."""
+class ContinualMethod(ABC):
+    """One continual method on one model: `attach` once, then `start_task` before each training stage."""
 
-    def __init__(self, model: nn.Module, config: ContinualConfig) -> None:
-        self.model, self.config = model, config
-        self.restoration_callbacks: list[RestorationCallback] = []
-        method = config.method
-        targets = top_layer_targets(model, config.target_modules, config.top_layers)
-        if method == "data":
-            self.adapter = config.dual_rank_config(targets)
-        elif method == "olora":
-            self.adapter = OLoRAConfig(target_modules=targets, r=config.olora_rank, alpha=2.0 * config.olora_rank,
-                                       orthogonality_weight=config.olora_orthogonality_weight)
-        else:
-            self.adapter = LoRAConfig(target_modules=targets, r=config.lora_rank, alpha=2.0 * config.lora_rank)
-        inject_adapters(model, self.adapter, seed=config.seed)
+    name: ClassVar[str]
+    one_stage: ClassVar[bool] = False  # trains once on the union of the tasks (multitask)
 
+    def __init__(self, config: ContinualConfig) -> None:
+        self.config = config
+        self.model: nn.Module | None = None
+
+    @staticmethod
+    @abstractmethod
+    def default_adapter() -> AdapterConfig:
+        """The method's adapter when the config names none."""
+
+    def resolved_adapter(self) -> AdapterConfig:
+        """The config's adapter, or the method's default; refuses an adapter of another kind."""
+        adapter = self.config.adapter or self.default_adapter()
+        expected = type(self.default_adapter())
+        if type(adapter) is not expected:
+            raise ContinualError(f"adapter: method {self.name!r} takes a {expected.__name__}, "
+                                 f"got {type(adapter).__name__}")
+        return adapter
+
+    def attach(self, model: nn.Module, stages: int) -> None:
+        """Inject the adapter (targets narrowed to the top layers if asked), initialised from the seed."""
+        adapter = self.resolved_adapter()
+        targets = top_layer_targets(model, adapter.target_modules, self.config.top_layers)
+        self.adapter = dataclasses.replace(adapter, target_modules=targets)
+        inject_adapters(model, self.adapter, seed=self.config.train.seed)
+        self.model = model
+
+    @abstractmethod
     def start_task(self, index: int) -> tuple[set[str], list[TrainerCallback]]:
-        """Grow per-task components and return (trainable parameter names, callbacks) for task `index`."""
-        method = self.config.method
-        if method == "data":
-            routing = get_dual_rank(self.model)
-            routing.add_task()
-            restoration = StochasticRestoration(dual_rank_parameters(self.model), self.config.restoration_rate,
-                                                seed=self.config.seed + index)
-            restoration.snapshot()
-            callback = RestorationCallback(restoration, self.config.restoration_period)
-            self.restoration_callbacks.append(callback)
-            return routing.trainable_parameter_names(), [callback]
-        if method == "olora":
-            names = (add_olora_task(self.model, self.adapter, seed=self.config.seed + index) if index > 0
-                     else current_olora_parameter_names(self.model))
-            return names, []
-        return set(adapter_parameters(self.model)), []
+        """Grow per-task components; returns (trainable parameter names, callbacks) for task `index`."""
 
     @property
     def restorations(self) -> int:
-        return sum(c.calls for c in self.restoration_callbacks)
+        return 0
+
+
+class SeqLoRA(ContinualMethod):
+    """One LoRA trained on and on (r = 20 = 4 + 16, DATA's total rank)."""
+
+    name = "seqlora"
+
+    @staticmethod
+    def default_adapter() -> AdapterConfig:
+        return LoRAConfig(target_modules=list(TARGET_MODULES), r=20, alpha=40.0)
+
+    def start_task(self, index: int) -> tuple[set[str], list[TrainerCallback]]:
+        return set(adapter_parameters(self.model)), []
+
+
+class Multitask(SeqLoRA):
+    """One LoRA trained once on the union of all tasks: the upper bound."""
+
+    name = "multitask"
+    one_stage = True
+
+
+class OLoRA(ContinualMethod):
+    """A new LoRA per task, earlier ones frozen, kept orthogonal to them (Wang et al., 2023)."""
+
+    name = "olora"
+
+    @staticmethod
+    def default_adapter() -> AdapterConfig:
+        return OLoRAConfig(target_modules=list(TARGET_MODULES), r=8, alpha=16.0)
+
+    def start_task(self, index: int) -> tuple[set[str], list[TrainerCallback]]:
+        if index == 0:
+            return current_olora_parameter_names(self.model), []
+        return add_olora_task(self.model, self.adapter, seed=self.config.train.seed + index), []
+
+
+class Data(ContinualMethod):
+    """DATA: dual-rank adapters weighted by a decomposed-attention router that grows per task, plus
+    stochastic restoration."""
+
+    name = "data"
+
+    def __init__(self, config: ContinualConfig) -> None:
+        super().__init__(config)
+        self.callbacks: list[RestorationCallback] = []
+
+    @staticmethod
+    def default_adapter() -> AdapterConfig:
+        return DualRankConfig()
+
+    def attach(self, model: nn.Module, stages: int) -> None:
+        adapter = self.resolved_adapter()
+        dim = model.get_input_embeddings().embedding_dim
+        if adapter.rows_per_task * stages > dim:  # the router's rows must stay orthogonal
+            raise ContinualError(f"rows_per_task: {adapter.rows_per_task} rows x {stages} tasks exceed the model's "
+                                 f"embedding size {dim}; lower rows_per_task")
+        super().attach(model, stages)
+
+    def start_task(self, index: int) -> tuple[set[str], list[TrainerCallback]]:
+        routing = get_dual_rank(self.model)
+        routing.add_task()
+        restoration = StochasticRestoration(dual_rank_parameters(self.model), self.adapter.restoration_rate,
+                                            seed=self.config.train.seed + index)
+        restoration.snapshot()
+        callback = RestorationCallback(restoration, self.adapter.restoration_period)
+        self.callbacks.append(callback)
+        return routing.trainable_parameter_names(), [callback]
+
+    @property
+    def restorations(self) -> int:
+        return sum(c.calls for c in self.callbacks)
+
+
+METHODS: dict[str, type[ContinualMethod]] = {m.name: m for m in (Data, SeqLoRA, OLoRA, Multitask)}
+
+
+def method_for(config: ContinualConfig) -> ContinualMethod:
+    """The method object `config.method` names."""
+    return METHODS[config.method](config)
