@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from tests.train.tiny import tiny_llama, tiny_tokenizer
+from tooltune.train.data import PaddingCollator, encode_examples
 from tooltune.methods.citi.importance import (
     ImportanceScores,
+    average_normalised,
     component_names,
     compute_importance,
     heatmap_svg,
@@ -64,10 +66,42 @@ def test_amplified_module_rises_in_the_ranking() -> None:
 def test_mean_aggregate_removes_size(tmp_path) -> None:
     tok = tiny_tokenizer()
     model = tiny_llama(len(tok))
-    total = compute_importance(model, tok, EXAMPLES, "tool", batch_size=4)
+    total = compute_importance(model, tok, EXAMPLES, "tool", batch_size=4, aggregate="sum")
     mean = compute_importance(model, tok, EXAMPLES, "tool", batch_size=4, aggregate="mean")
     name = "model.layers.0.mlp.up_proj"
     assert mean.scores[name] == pytest.approx(total.scores[name] / model.get_submodule(name).weight.numel())
+
+
+def test_the_papers_score_is_the_absolute_dot_product_with_the_whole_datas_gradient() -> None:
+    """|theta^T dL/dtheta| over all batches: signs cancel across batches and elements, so it is at most the
+    per-batch sum of |theta * grad|, and it equals |theta . (mean gradient)| computed in one go."""
+    tok = tiny_tokenizer()
+    model = tiny_llama(len(tok))
+    dot = compute_importance(model, tok, EXAMPLES, "tool", batch_size=2)
+    total = compute_importance(model, tok, EXAMPLES, "tool", batch_size=2, aggregate="sum")
+    assert dot.aggregate == "dot" and dot.batches == 2
+    assert all(dot.scores[n] <= total.scores[n] * (1 + 1e-6) for n in dot.scores)
+    assert any(dot.scores[n] < 0.9 * total.scores[n] for n in dot.scores)
+    name = "model.layers.1.mlp.down_proj"
+    weight = model.get_submodule(name).weight
+    grads = []
+    for start in (0, 2):
+        model.zero_grad()
+        batch = PaddingCollator(tok.pad_token_id)(encode_examples(tok, EXAMPLES[start:start + 2], 512))
+        model(**batch).loss.backward()
+        grads.append(weight.grad.clone())
+    model.zero_grad(set_to_none=True)
+    expected = abs(float((weight.detach() * (grads[0] + grads[1]) / 2).sum()))
+    assert dot.scores[name] == pytest.approx(expected, rel=1e-4)
+
+
+def test_abilities_are_normalised_before_they_are_averaged() -> None:
+    big = ImportanceScores("text", {"a": 100.0, "b": 300.0})
+    small = ImportanceScores("tasks", {"a": 3.0, "b": 1.0})
+    general = average_normalised([big, small], "general")
+    assert general.ability == "general"
+    assert general.scores == pytest.approx({"a": (0.25 + 0.75) / 2, "b": (0.75 + 0.25) / 2})
+    assert general.meta["abilities"] == ["text", "tasks"]
 
 
 def test_json_round_trip_and_heatmap(tmp_path) -> None:

@@ -110,4 +110,4 @@ def test_train_citi_rerun_with_other_options_is_refused_naming_them(checkpoint, 
     assert (out / "base" / "result.json").read_bytes() == result and (out / "settings.json").read_bytes() == settings
     code, _, err = run_cli(args + ["--seed", "1", "--overwrite"], capsys)
     assert code == 0, err
-    assert json.loads((out / "settings.json").read_text())["seed"] == 1
+    assert json.loads((out / "settings.json").read_text())["training"]["train"]["seed"] == 1

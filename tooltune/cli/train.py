@@ -30,33 +30,15 @@ def importance(
     max_examples: Optional[int] = typer.Option(None, "--max-examples", min=1),
     batches: int = typer.Option(8, "--batches", min=1, help="Batches of 2 to accumulate gradients over."),
     max_length: int = typer.Option(512, "--max-length", min=16),
-    aggregate: str = typer.Option("sum", "--aggregate", help="sum | mean of |theta * grad| over a module."),
+    aggregate: str = typer.Option("dot", "--aggregate", help="dot (the paper's: |theta^T dL/dtheta| over the data) "
+                                  "| sum | mean (per batch, of |theta * grad| over a module)."),
 ) -> None:
-    """Gradient importance |theta * dL/dtheta| of every layer x linear module for one or more abilities."""
-    from tooltune.methods.citi.method import ability_importance
-    from tooltune.methods.citi.experiment import load_model_spec
-    from tooltune.errors import RunFailure
-    from tooltune.methods.citi.importance import heatmap_svg, save_importance
-    from tooltune.models.base import ModelError
-    from tooltune.train.data import load_sft_jsonl
-    from tooltune.train.settings import SettingsError, check_creatable
+    """Gradient importance of every layer x linear module for an ability (and general ability)."""
+    from tooltune.methods.citi.method import run_importance
 
-    if aggregate not in ("sum", "mean"):
-        raise SettingsError(f"--aggregate: use sum or mean, got {aggregate!r}")
-    examples = load_sft_jsonl(data)[:max_examples]
-    check_creatable(out, directory=False)
-    try:
-        net, tokenizer = load_model_spec(model)()
-    except ModelError as exc:
-        raise RunFailure(f"--model: {exc}") from exc
-    scores = ability_importance(net, tokenizer, examples, ability, batches, max_length, aggregate, general)  # type: ignore[arg-type]
-    path = save_importance(scores, out)
-    for item in scores:
-        svg = path.with_name(f"{path.stem}.{item.ability}.svg")
-        svg.write_text(heatmap_svg(item))
-        top = ", ".join(item.ranked()[:5])
-        typer.echo(f"{item.ability}: top components {top}  (heat map: {svg})")
-    typer.echo(f"wrote {path}")
+    for item, svg in run_importance(data, out, model, ability, general, max_examples, batches, max_length, aggregate):
+        typer.echo(f"{item.ability}: top components {', '.join(item.ranked()[:5])}  (heat map: {svg})")
+    typer.echo(f"wrote {out}")
 
 
 def register_top_level(root: typer.Typer) -> None:

@@ -1,132 +1,137 @@
-"""`tooltune train citi`: CITI, with base / LoRA / full fine-tuning as baselines through the same command."""
+"""`tooltune train citi`: CITI, with base / LoRA / full fine-tuning as baselines through the same command.
+
+Each option sets one field of `CompareSettings` (`OPTIONS`); its default is read from there, so a default lives
+in one place, and a bad value is reported under the option's name.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Any
 
 import typer
 
+from tooltune.methods.citi.config import CompareSettings
+
 METHOD_HELP = "citi | lora | full | base, or several separated by commas (compared in one table), or 'all'"
-OPTIONS = {"epochs": "--epochs", "adapter_lr": "--lr", "full_lr": "--full-lr", "lora_r": "--lora-rank",
-           "lora_alpha": "--lora-alpha", "batch_size": "--batch-size", "grad_accum": "--grad-accum",
-           "max_length": "--max-length", "eval_max_new_tokens": "--max-new-tokens", "cloze_items": "--cloze-items",
-           "retention_windows": "--retention-windows", "num_experts": "--experts", "r": "--rank", "alpha": "--alpha",
-           "top_k": "--top-k", "top_fraction": "--top-fraction", "full_fraction": "--full-fraction",
-           "importance_batches": "--importance-batches", "importance_aggregate": "--importance-aggregate",
-           "stage_learning_rates": "--lr/--full-lr"}
-"""Command-line option of each settings field, for errors that name what the user typed."""
+D = CompareSettings()
+T, C, G = D.training.train, D.training.citi, D.general
+OPTIONS = {
+    "training.train.epochs": "--epochs", "training.train.learning_rate": "--lr", "training.train.batch_size":
+    "--batch-size", "training.train.grad_accum": "--grad-accum", "training.train.max_length": "--max-length",
+    "training.train.seed": "--seed", "training.train.bf16": "--bf16", "training.citi.full_learning_rate": "--full-lr",
+    "training.lora.r": "--lora-rank", "training.lora.alpha": "--lora-alpha", "training.citi.molora.num_experts":
+    "--experts", "training.citi.molora.r": "--rank", "training.citi.molora.alpha": "--alpha",
+    "training.citi.molora.top_k": "--top-k", "training.citi.molora.routing_loss": "--routing-loss",
+    "training.citi.molora.routing_weight": "--routing-weight", "training.citi.molora.contrast": "--contrast",
+    "training.citi.top_fraction": "--top-fraction", "training.citi.full_fraction": "--full-fraction",
+    "training.citi.importance.batches": "--importance-batches",
+    "training.citi.importance.aggregate": "--importance-aggregate", "general.share": "--general-share",
+    "general.cl_root": "--cl-benchmark", "general.replay": "--replay", "eval_max_new_tokens": "--max-new-tokens",
+    "cloze_items": "--cloze-items", "retention_windows": "--retention-windows", "task_items": "--task-items",
+}
+"""Field path -> option, to build the settings and to name the option in errors."""
+AGGREGATE_HELP = ("dot (the paper's: |theta^T dL/dtheta| over the data) | sum | mean (per batch, of |theta * grad| "
+                  "over a module; mean removes the advantage of large matrices)")
+ROUTING_HELP = ("contrast (the paper's: general input to the backbone route, tool input to the experts) | balance "
+                "(Switch load balance)")
+
+Data = Annotated[Path, typer.Option("--data", exists=True, dir_okay=False, help="Training SFT JSONL ({messages, tools}).")]
+EvalData = Annotated[Path | None, typer.Option("--eval-data", exists=True, dir_okay=False, help="Held-out SFT JSONL "
+                     "for tool-call accuracy (default: the last --eval-size examples of --data, not trained on).")]
+Out = Annotated[Path, typer.Option("--out", help="Output directory; rerunning with the same options resumes, with "
+                "other options is refused (see --overwrite).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Remove an earlier comparison's results in --out and "
+                      "start afresh (instead of refusing other options).")]
+Model = Annotated[str, typer.Option("--model", "-m", help="smollm2 (embedded) | PATH to a HF checkpoint.")]
+Method = Annotated[str, typer.Option("--method", help=METHOD_HELP)]
+EvalSize = Annotated[int, typer.Option(min=1, help="Held-out examples taken from --data without --eval-data.")]
+MaxRows = Annotated[int | None, typer.Option(min=1, help="A seeded random subset of this many examples.")]
+Calls = Annotated[int, typer.Option(min=0, help="Cut every conversation after its first N tool-calling turns.")]
+Pos = Annotated[int, typer.Option(min=1)]
+MaxLength = Annotated[int, typer.Option(min=16, help="Token limit per training example.")]
+TopK = Annotated[int | None, typer.Option(min=1, help="MoLoRA top-k routing (default dense).")]
+Num = Annotated[float, typer.Option(min=0.0)]
+Share = Annotated[float, typer.Option(min=0.0, max=1.0)]
+Epochs = Annotated[float, typer.Option(min=0.01, help="Epochs of LoRA / full FT, and of CITI's MoLoRA stages "
+                   "together (1/3 router alone + 2/3 router and experts, as the release's 1 + 2).")]
+Aggregate = Annotated[str, typer.Option(help=AGGREGATE_HELP)]
+Routing = Annotated[str, typer.Option(help=ROUTING_HELP)]
+GeneralShare = Annotated[float, typer.Option(min=0.0, help="Share of general rows (CL benchmark tasks + replay of "
+                         "the base model's answers) in every method's training mix.")]
+CLRoot = Annotated[str | None, typer.Option("--cl-benchmark", help="The CL_Benchmark folder (O-LoRA layout): its "
+                   "training tasks join the general rows, its held-out tasks are scored zero-shot.")]
+Flag = Annotated[bool, typer.Option()]
+Seed = Annotated[int, typer.Option(min=0, max=2**32 - 1)]
 
 
-def citi(
-    data: Path = typer.Option(..., "--data", exists=True, dir_okay=False, help="Training SFT JSONL ({messages, tools})."),
-    eval_data: Optional[Path] = typer.Option(None, "--eval-data", exists=True, dir_okay=False,
-                                             help="Held-out SFT JSONL for tool-call accuracy (default: the last "
-                                                  "--eval-size examples of --data, not trained on)."),
-    out: Path = typer.Option(Path("runs/citi"), "--out", help="Output directory; rerunning with the same options "
-                             "resumes, with other options is refused (see --overwrite)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Remove an earlier comparison's results in --out and "
-                                   "start afresh (instead of refusing other options)."),
-    model: str = typer.Option("smollm2", "--model", "-m", help="smollm2 (embedded) | PATH to a HF checkpoint."),
-    method: str = typer.Option("citi", "--method", help=METHOD_HELP),
-    eval_size: int = typer.Option(16, "--eval-size", min=1, help="Held-out examples taken from --data when no "
-                                  "--eval-data is given."),
-    max_train: Optional[int] = typer.Option(None, "--max-train", min=1, help="Train on a seeded random subset of "
-                                            "this many examples."),
-    max_eval: Optional[int] = typer.Option(None, "--max-eval", min=1, help="Score a seeded random subset of this "
-                                           "many held-out examples."),
-    calls_per_example: int = typer.Option(0, "--calls-per-example", min=0, help="Cut every conversation after its "
-                                          "first N tool-calling turns (short rows; 0 keeps whole conversations)."),
-    epochs: float = typer.Option(3.0, "--epochs", min=0.01, help="Epochs of LoRA / full FT, and of CITI's MoLoRA "
-                                 "stages together (1/3 + 2/3, as the release's 1 + 2)."),
-    lr: float = typer.Option(2e-4, "--lr", min=0.0, help="Learning rate of LoRA and MoLoRA."),
-    full_lr: float = typer.Option(2e-5, "--full-lr", min=0.0, help="Learning rate of full FT and CITI's last stage."),
-    batch_size: int = typer.Option(4, "--batch-size", min=1),
-    grad_accum: int = typer.Option(1, "--grad-accum", min=1),
-    max_length: int = typer.Option(512, "--max-length", min=16, help="Token limit per training example."),
-    experts: int = typer.Option(4, "--experts", min=1, help="MoLoRA experts."),
-    rank: int = typer.Option(8, "--rank", min=1, help="MoLoRA rank per expert (LoRA baseline: --lora-rank)."),
-    alpha: float = typer.Option(2.0, "--alpha", min=0.0, help="MoLoRA alpha."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="MoLoRA top-k routing (default dense)."),
-    lora_rank: int = typer.Option(8, "--lora-rank", min=1),
-    lora_alpha: float = typer.Option(16.0, "--lora-alpha", min=0.0),
-    top_fraction: float = typer.Option(0.2, "--top-fraction", min=0.0, max=1.0, help="Share of components with MoLoRA."),
-    full_fraction: float = typer.Option(0.1, "--full-fraction", min=0.0, max=1.0,
-                                        help="Share of down_proj modules tuned in full."),
-    importance_batches: int = typer.Option(8, "--importance-batches", min=1),
-    importance_aggregate: str = typer.Option("sum", "--importance-aggregate", help="sum | mean of |theta * grad| "
-                                             "over a module (mean removes the advantage of large matrices)."),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="Generation limit when scoring calls."),
-    cloze_items: int = typer.Option(60, "--cloze-items", min=1, help="Four-way cloze items for retention."),
-    retention_windows: int = typer.Option(8, "--retention-windows", min=1, help="256-token windows of general text."),
-    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1),
-) -> None:
-    """Train with CITI (importance -> plan -> three stages) and/or the baselines, then score tool-call accuracy on
-    held-out conversations and retention (perplexity + cloze on Python's documentation, never tool data).
+def citi(data: Data, eval_data: EvalData = None, out: Out = Path("runs/citi"), overwrite: Overwrite = False,
+         model: Model = "smollm2", method: Method = "citi", eval_size: EvalSize = 16, max_train: MaxRows = None,
+         max_eval: MaxRows = None, calls_per_example: Calls = 0, epochs: Epochs = T.epochs, lr: Num = T.learning_rate,
+         full_lr: Num = C.full_learning_rate, batch_size: Pos = T.batch_size, grad_accum: Pos = T.grad_accum,
+         max_length: MaxLength = T.max_length, experts: Pos = C.molora.num_experts, rank: Pos = C.molora.r,
+         alpha: Num = C.molora.alpha, top_k: TopK = C.molora.top_k, routing_loss: Routing = C.molora.routing_loss,
+         routing_weight: Num = C.molora.routing_weight, contrast: Num = C.molora.contrast,
+         lora_rank: Pos = D.training.lora.r, lora_alpha: Num = D.training.lora.alpha,
+         top_fraction: Share = C.top_fraction, full_fraction: Share = C.full_fraction,
+         importance_batches: Pos = C.importance.batches, importance_aggregate: Aggregate = C.importance.aggregate,
+         general_share: GeneralShare = G.share, cl_benchmark: CLRoot = G.cl_root, replay: Flag = G.replay,
+         max_new_tokens: Pos = D.eval_max_new_tokens, cloze_items: Pos = D.cloze_items,
+         retention_windows: Pos = D.retention_windows, task_items: Calls = D.task_items, bf16: Flag = T.bf16,
+         seed: Seed = T.seed) -> None:
+    """Train with CITI (importance -> plan -> router, router + experts, full-tuned down_proj) and/or the
+    baselines on tool rows mixed with general rows, then score tool-call accuracy on held-out conversations and
+    retention (perplexity + cloze on held-out prose, zero-shot held-out tasks), each with its standard error.
 
     Example: tooltune train citi --data sft.jsonl --eval-data heldout.jsonl --method all --out runs/citi
     """
-    from pydantic import ValidationError
+    values = dict(locals())
+    from tooltune.methods.citi.experiment import comparison_data, run_comparison
 
-    from tooltune.methods.citi.config import CITISettings, CompareSettings
-    from tooltune.methods.citi.experiment import (
-        METHODS,
-        check_comparison_dir,
-        compare_methods,
-        load_model_spec,
-        prepare_examples,
-    )
-    from tooltune.errors import RunFailure
-    from tooltune.models.base import ModelError
-    from tooltune.train.data import SFTDataError, load_sft_jsonl
-    from tooltune.train.eval import tool_call_positions
-    from tooltune.train.settings import SettingsError, settings_error
+    options = {field: values[name.lstrip("-").replace("-", "_")] for field, name in OPTIONS.items()}
+    settings, methods = build_settings(options), parse_methods(method)
+    train, held_out = comparison_data(data, eval_data, eval_size, calls_per_example, max_train, max_eval, seed)
+    comparison = run_comparison(methods, model, train, held_out, out, settings, overwrite, log=typer.echo)
+    typer.echo(comparison.table())
+
+
+def parse_methods(method: str) -> list[str]:
+    """The methods of --method ('all', one, or a comma list); SettingsError for unknown ones."""
+    from tooltune.methods.citi.experiment import METHODS
+    from tooltune.train.settings import SettingsError
 
     methods = list(METHODS) if method.strip() == "all" else [m.strip() for m in method.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise SettingsError(f"--method: unknown method(s) {bad or method!r}; use {METHOD_HELP}")
-    if importance_aggregate not in ("sum", "mean"):
-        raise SettingsError(f"--importance-aggregate: use sum or mean, got {importance_aggregate!r}")
+    return methods
+
+
+def build_settings(options: dict[str, Any]) -> CompareSettings:
+    """`CompareSettings` from {field path: value} over the defaults; errors name the option."""
+    from pydantic import ValidationError
+
+    from tooltune.train.settings import SettingsError, settings_error
+
+    data = D.model_dump()
+    for path, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingsError(f"{OPTIONS[path]}: must be a finite number, got {value}")
+        *parents, leaf = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
     try:
-        citi_settings = CITISettings(num_experts=experts, r=rank, alpha=alpha, top_k=top_k, top_fraction=top_fraction,
-                                     full_fraction=full_fraction, importance_batches=importance_batches,
-                                     importance_aggregate=importance_aggregate,
-                                     stage_learning_rates=(lr, lr, full_lr))
-        settings = CompareSettings(epochs=epochs, adapter_lr=lr, full_lr=full_lr, lora_r=lora_rank,
-                                   lora_alpha=lora_alpha, batch_size=batch_size, grad_accum=grad_accum,
-                                   max_length=max_length, seed=seed, eval_max_new_tokens=max_new_tokens,
-                                   cloze_items=cloze_items, retention_windows=retention_windows, citi=citi_settings)
+        return CompareSettings.model_validate(data)
     except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])  # an adapter config's error names its field first
+        leaf = f"{path}.{str(first['msg']).removeprefix('Value error, ').split()[0]}"
+        if leaf in OPTIONS:
+            raise SettingsError(f"{OPTIONS[leaf]}: {str(first['msg']).removeprefix('Value error, ')}") from exc
         raise settings_error(exc, OPTIONS) from exc
-    examples = load_sft_jsonl(data)
-    evaluation = load_sft_jsonl(eval_data) if eval_data is not None else None
-    if evaluation is not None:
-        train, held_out = examples, evaluation
-    else:
-        if eval_size >= len(examples):
-            raise SettingsError(f"--eval-size: {data} has only {len(examples)} examples, so holding out {eval_size} "
-                                "leaves none to train on (lower --eval-size or give --eval-data)")
-        train, held_out = examples[:-eval_size], examples[-eval_size:]
-    train = prepare_examples(train, calls_per_example, max_train, seed)
-    held_out = prepare_examples(held_out, calls_per_example, max_eval, seed + 1)
-    cut = f" after --calls-per-example {calls_per_example}" if calls_per_example else ""
-    if not train:
-        raise SFTDataError(f"{data}: no training example is left{cut} (examples without enough tool calls are "
-                           "dropped)")
-    if not tool_call_positions(held_out):
-        raise SFTDataError(f"{eval_data or data}: the held-out examples{cut} have no assistant turn with tool_calls "
-                           "to score")
-    check_comparison_dir(out, settings, train, held_out, model, overwrite)
-    typer.echo(f"training on {len(train)} examples, scoring {len(held_out)} held-out examples: {', '.join(methods)}")
-    try:
-        rows = compare_methods(methods, load_model_spec(model), train, held_out, out, settings, model=model,
-                               overwrite=overwrite)
-    except ModelError as exc:
-        raise RunFailure(f"--model: {exc}") from exc
-    typer.echo((out / "table.md").read_text())
-    typer.echo(json.dumps([{k: r[k] for k in ("method", "exact_accuracy", "general_perplexity")} for r in rows]))
 
 
 def register(app: typer.Typer) -> None:

@@ -175,18 +175,22 @@ def check_recipe_dir(out: Path, config: AgentRecipeConfig, overwrite: bool = Fal
 
 def train_agent(config: AgentRecipeConfig, examples: list[dict[str, Any]], out: Path) -> tuple[str, str | None, dict]:
     """Train one method on the SFT rows; returns (model spec, adapter dir or None, facts) for the benchmark."""
-    from tooltune.methods.citi.config import CompareSettings
+    from tooltune.adapters import TARGET_MODULES, LoRAConfig
+    from tooltune.methods.citi.config import CITIConfig, MethodTraining
     from tooltune.methods.citi.experiment import load_model_spec, train_method
     from tooltune.models.dtype import resolve_dtype
+    from tooltune.train import TrainConfig
 
     import torch
 
     bf16 = resolve_dtype(config.dtype) == torch.bfloat16
-    settings = CompareSettings(epochs=config.epochs, adapter_lr=config.learning_rate,
-                               full_lr=config.full_learning_rate, lora_r=config.lora_r, lora_alpha=config.lora_alpha,
-                               batch_size=config.batch_size, grad_accum=config.grad_accum,
-                               max_length=config.max_length, seed=config.seed, bf16=bf16, max_steps=config.max_steps)
     train_dir = out / "train"
+    settings = MethodTraining(
+        train=TrainConfig(output_dir=str(train_dir), epochs=config.epochs, learning_rate=config.learning_rate,
+                          batch_size=config.batch_size, grad_accum=config.grad_accum, max_length=config.max_length,
+                          seed=config.seed, bf16=bf16, max_steps=config.max_steps, logging_steps=5, save_total_limit=1),
+        lora=LoRAConfig(target_modules=list(TARGET_MODULES), r=config.lora_r, alpha=config.lora_alpha),
+        citi=CITIConfig(full_learning_rate=config.full_learning_rate))
     model, tokenizer = load_model_spec(config.model)()
     started = time.perf_counter()
     facts = train_method(config.method, model, tokenizer, examples, train_dir, settings)

@@ -1,5 +1,8 @@
 """Gradient-based importance of each component (layer x linear module) for an ability, as in CITI:
-I(W) = sum_ij |W_ij * dL/dW_ij|, accumulated over batches of that ability's data.
+the paper's I(W) = |W^T dL/dW| = |sum_ij W_ij * dL/dW_ij| over the ability's data (the gradient of the whole
+data: signed products summed over batches, absolute value at the end; aggregate "dot"), or, per batch,
+sum_ij |W_ij * dL/dW_ij| ("sum") or its mean over the module ("mean", no size advantage) averaged over batches.
+Several abilities are combined by normalising each to sum 1 and averaging (CITI's general importance).
 
 Saved as JSON, drawn as a layer x module heat map (SVG, no plotting library needed).
 """
@@ -23,7 +26,9 @@ from tooltune.atomic import write_json_atomic
 from tooltune.train.data import Example, Formatter, PaddingCollator, encode_examples, pad_token_id
 
 _COMPONENT = re.compile(r"(?:^|\.)layers\.(\d+)\.(?:[A-Za-z_]+\.)*([A-Za-z_]+)$")
-Aggregate = Literal["sum", "mean"]
+Aggregate = Literal["dot", "sum", "mean"]
+AGGREGATES: tuple[Aggregate, ...] = ("dot", "sum", "mean")
+"""The paper's formula first."""
 
 
 @dataclass
@@ -32,7 +37,7 @@ class ImportanceScores:
 
     ability: str
     scores: dict[str, float]
-    aggregate: Aggregate = "sum"
+    aggregate: Aggregate = "dot"
     batches: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -82,15 +87,14 @@ def component_names(model: nn.Module) -> list[str]:
 
 def compute_importance(model: nn.Module, tokenizer: Any, examples: Sequence[Example], ability: str,
                        max_length: int = 512, batch_size: int = 4, max_batches: int | None = None,
-                       aggregate: Aggregate = "sum", formatter: Formatter | None = None) -> ImportanceScores:
+                       aggregate: Aggregate = "dot", formatter: Formatter | None = None) -> ImportanceScores:
     """Score every component on `examples` (SFT conversations or pre-encoded {"input_ids","labels"} rows).
 
-    Gradients are taken batch by batch; |theta * grad| is summed over a module's weight (or averaged,
-    `aggregate="mean"`, to remove the size effect) and accumulated over batches. The model's parameters and
-    requires_grad flags are left as they were.
+    Gradients are taken batch by batch and reduced per module as `aggregate` says (module docstring). The
+    model's parameters and requires_grad flags are left as they were.
     """
-    if aggregate not in ("sum", "mean"):
-        raise ValueError(f"aggregate must be 'sum' or 'mean', got {aggregate!r}")
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
     modules = {name: model.get_submodule(name) for name in component_names(model)}
     if not modules:
         raise ValueError("model: no per-layer nn.Linear components (names like 'layers.N.*.q_proj') found")
@@ -113,15 +117,38 @@ def compute_importance(model: nn.Module, tokenizer: Any, examples: Sequence[Exam
             model(**batch).loss.backward()
             with torch.no_grad():
                 for name, module in modules.items():
-                    product = (module.weight * module.weight.grad).abs()
-                    totals[name] += float(product.sum() if aggregate == "sum" else product.mean())
+                    totals[name] += module_score(module.weight, module.weight.grad, aggregate)
     finally:
         model.zero_grad(set_to_none=True)
         for name, param in model.named_parameters():
             param.requires_grad_(flags[name])
         model.train(was_training)
-    scores = {name: total / len(starts) for name, total in totals.items()}
+    scores = {name: (abs(total) if aggregate == "dot" else total) / len(starts) for name, total in totals.items()}
     return ImportanceScores(ability, scores, aggregate, len(starts), {"examples": len(data)})
+
+
+def module_score(weight: torch.Tensor, grad: torch.Tensor, aggregate: Aggregate) -> float:
+    """One batch's contribution: the signed sum of theta * grad ("dot", its absolute value is taken over all
+    batches), or the sum or mean of |theta * grad|."""
+    product = weight.float() * grad.float()
+    if aggregate == "dot":
+        return float(product.sum())
+    return float(product.abs().sum() if aggregate == "sum" else product.abs().mean())
+
+
+def average_normalised(scores: Sequence[ImportanceScores], ability: str) -> ImportanceScores:
+    """One ability's scores from several: each normalised to sum 1 over the components, then averaged
+    (components scored by some abilities only count as 0 in the others)."""
+    if not scores:
+        raise ValueError("scores: nothing to average")
+    names = sorted({n for s in scores for n in s.scores})
+    average = dict.fromkeys(names, 0.0)
+    for item in scores:
+        total = sum(item.scores.values()) or 1.0
+        for name, value in item.scores.items():
+            average[name] += value / total / len(scores)
+    meta = {"abilities": [s.ability for s in scores], "batches": [s.batches for s in scores]}
+    return ImportanceScores(ability, average, scores[0].aggregate, sum(s.batches for s in scores), meta)
 
 
 def save_importance(scores: Sequence[ImportanceScores], path: str | Path) -> Path:
@@ -147,7 +174,7 @@ def heatmap_svg(scores: ImportanceScores, cell: int = 22) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
              'font-size="11">',
              f'<text x="{left}" y="16" font-size="13">{html.escape(scores.ability)} importance ({scores.aggregate} '
-             '|θ·∇θ|)</text>']
+             'of θ·∇θ)</text>']
     for j, kind in enumerate(kinds):
         x = left + j * cell + cell / 2
         parts.append(f'<text transform="translate({x:.0f},{head - 6}) rotate(-60)">{html.escape(kind)}</text>')

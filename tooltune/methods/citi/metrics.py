@@ -1,4 +1,5 @@
-"""Retention of general ability: perplexity on held-out general English and a cloze task built from it.
+"""Retention of general ability: perplexity on held-out general English, a cloze task built from it, and
+zero-shot accuracy on held-out general tasks, each with its standard error; the router's expert mass.
 
 The text is Python's own documentation topics (`pydoc_data.topics`, shipped with every CPython), prose
 paragraphs only. Topics are split by name into a calibration half (allowed for importance scoring) and an
@@ -7,13 +8,18 @@ evaluation half that nothing ever trains or selects on. Tool data is never used 
 
 from __future__ import annotations
 
+import math
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import torch
 from torch import nn
 
+from tooltune.adapters.molora import MoLoRALinear
+from tooltune.train.data import Example, encode_examples, render_chat
 from tooltune.train.eval import ChoiceItem, multiple_choice_accuracy, perplexity
 
 Split = Literal["calibration", "eval"]
@@ -69,19 +75,106 @@ def cloze_items(count: int = 100, seed: int = 0, split: Split = "eval") -> list[
     return items
 
 
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and its standard error (sample standard deviation / sqrt(n); 0 for a single value)."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("values: nothing to average")
+    mean = sum(values) / n
+    if n == 1:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+
+
+def prose_documents(count: int, window: int, tokenizer: Any, split: Split = "eval") -> list[str]:
+    """Up to `count` documents of consecutive paragraphs of one half, each at least `window` tokens long."""
+    documents, current = [], []
+    for paragraph in general_paragraphs(split):
+        current.append(paragraph)
+        text = "\n\n".join(current)
+        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) >= window:
+            documents.append(text)
+            current = []
+            if len(documents) == count:
+                break
+    return documents
+
+
+def document_perplexity(model: nn.Module, tokenizer: Any, documents: Sequence[str], window: int) -> tuple[float, float]:
+    """exp(mean log-perplexity) over the documents' first `window` tokens, and its standard error (delta method)."""
+    logs = [math.log(perplexity(model, tokenizer, d, window=window, max_windows=1)) for d in documents]
+    mean, se = mean_se(logs)
+    return math.exp(mean), math.exp(mean) * se
+
+
+def choice_accuracy(model: nn.Module, tokenizer: Any, items: Sequence[ChoiceItem]) -> tuple[float, float]:
+    """Multiple-choice accuracy and its standard error over items."""
+    return mean_se([multiple_choice_accuracy(model, tokenizer, [item]) for item in items])
+
+
+def task_items(tokenizer: Any, examples: Sequence[Example], count: int, seed: int = 0) -> list[ChoiceItem]:
+    """Zero-shot items of a classification task given as SFT rows: the prompt as the chat template renders it,
+    the task's labels (its distinct answers) as choices."""
+    labels = sorted({e["messages"][-1]["content"] for e in examples})
+    chosen = random.Random(seed).sample(list(examples), min(count, len(examples)))
+    return [ChoiceItem(render_chat(tokenizer, e["messages"][:-1], None, add_generation_prompt=True), labels,
+                       labels.index(e["messages"][-1]["content"])) for e in chosen]
+
+
 @dataclass
 class RetentionScores:
+    """General ability on what nothing trains or selects on; `*_se` are standard errors."""
+
     general_perplexity: float
     cloze_accuracy: float
     cloze_items: int
+    general_perplexity_se: float = 0.0
+    cloze_accuracy_se: float = 0.0
+    task_accuracy: float | None = None
+    task_accuracy_se: float | None = None
+    task_items: int = 0
 
     def summary(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def retention_check(model: nn.Module, tokenizer: Any, window: int = 256, max_windows: int = 16,
-                    cloze_count: int = 60, seed: int = 0) -> RetentionScores:
-    """Perplexity on the held-out half of the documentation and four-way cloze accuracy (chance 0.25)."""
-    ppl = perplexity(model, tokenizer, general_text("eval"), window=window, max_windows=max_windows)
+                    cloze_count: int = 60, seed: int = 0,
+                    tasks: Sequence[Sequence[Example]] = (), task_count: int = 100) -> RetentionScores:
+    """Perplexity on `max_windows` held-out documents of general prose, four-way cloze accuracy (chance 0.25)
+    and, given held-out `tasks` (SFT rows of classification tasks), zero-shot accuracy over their items."""
+    ppl, ppl_se = document_perplexity(model, tokenizer, prose_documents(max_windows, window, tokenizer), window)
     items = cloze_items(cloze_count, seed=seed)
-    return RetentionScores(ppl, multiple_choice_accuracy(model, tokenizer, items), len(items))
+    cloze, cloze_se = choice_accuracy(model, tokenizer, items)
+    scores = RetentionScores(ppl, cloze, len(items), ppl_se, cloze_se)
+    chosen = [item for rows in tasks for item in task_items(tokenizer, rows, task_count, seed)]
+    if chosen:
+        scores.task_accuracy, scores.task_accuracy_se = choice_accuracy(model, tokenizer, chosen)
+        scores.task_items = len(chosen)
+    return scores
+
+
+@torch.no_grad()
+def expert_mass(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 512) -> list[float]:
+    """Per example: the router probability on the experts (not the backbone route), averaged over its tokens
+    and over the model's MoLoRA layers."""
+    layers = [m for m in model.modules() if isinstance(m, MoLoRALinear) and m.config.backbone_route]
+    if not layers:
+        raise ValueError("model: no MoLoRA layer with a backbone route")
+    captured: list[torch.Tensor] = []
+    hooks = [layer.register_forward_hook(lambda mod, args, out: captured.append(1 - mod.route(args[0])[0][..., 0]))
+             for layer in layers]
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    masses = []
+    try:
+        for row in encode_examples(tokenizer, examples, max_length):
+            captured.clear()
+            model(input_ids=torch.tensor([row["input_ids"]], device=device))
+            masses.append(float(torch.stack([c.float().mean() for c in captured]).mean()))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return masses
