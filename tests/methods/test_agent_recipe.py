@@ -87,8 +87,10 @@ def checkpoint(tmp_path):
 def test_recipe_end_to_end_on_a_tiny_checkpoint(checkpoint, tmp_path) -> None:
     from tooltune.methods.agent_recipe import run_agent_recipe
 
-    config = AgentRecipeConfig(model=str(checkpoint), train_cases=3, eval_cases=2, max_steps=2, grad_accum=1,
-                               max_length=4096, dtype="float32", max_turns=2, max_new_tokens=8, eval_batch_size=2)
+    training = AgentRecipeConfig().training
+    training.train = training.train.model_copy(update={"max_steps": 2, "grad_accum": 1, "max_length": 4096})
+    config = AgentRecipeConfig(model=str(checkpoint), train_cases=3, eval_cases=2, training=training, dtype="float32",
+                               max_turns=2, max_new_tokens=8, eval_batch_size=2)
     out = tmp_path / "recipe"
     result = run_agent_recipe(config, out, progress=False, log=lambda _: None)
     split = json.loads((out / "split.json").read_text())
@@ -117,7 +119,9 @@ def test_recipe_end_to_end_on_a_tiny_checkpoint(checkpoint, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("argv, option", [(["--dtype", "float16"], "--dtype"), (["--strategy", "cot"], "--strategy"),
-                                          (["--seed", "-3"], "--seed"), (["--tool-choice", "a b"], "--tool-choice")])
+                                          (["--seed", "-3"], "--seed"), (["--tool-choice", "a b"], "--tool-choice"),
+                                          (["--lr", "0"], "--lr"), (["--lr", "inf"], "--lr"),
+                                          (["--lora-alpha", "0"], "--lora-alpha"), (["--full-lr", "0"], "--full-lr")])
 def test_cli_names_the_bad_option_in_one_line_before_anything_is_written(tmp_path, capsys, argv, option) -> None:
     from tooltune.cli import main
 

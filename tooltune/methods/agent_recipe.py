@@ -27,14 +27,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tooltune.adapters import TARGET_MODULES, LoRAConfig
 from tooltune.atomic import read_json_object, write_json_atomic
 from tooltune.bench.strategies import STRATEGIES
 from tooltune.bench.strategies.base import FINAL_ANSWER_REQUEST
 from tooltune.errors import UsageError
+from tooltune.methods.citi.config import CITIConfig, MethodTraining
 from tooltune.models.dtype import DTYPE_NAMES
 from tooltune.models.types import TOOL_CHOICE_MODES, is_function_name
 from tooltune.sandbox.cases import Case
 from tooltune.sandbox.export import split_cases
+from tooltune.train import TrainConfig
 from tooltune.train.settings import SEED_MAX, begin_run, check_run_dir
 
 RECIPE_FILE = "recipe.json"
@@ -48,8 +51,19 @@ class RecipeError(UsageError):
     """The recipe cannot run as asked (bad settings, a directory holding another recipe's results)."""
 
 
+def agent_training() -> MethodTraining:
+    """The recipe's training defaults: LoRA r16 at lr 1e-3 on whole trajectories (one per step, no padding on
+    CPU), full fine-tuning at 2e-5 (CITI's rate for whole modules)."""
+    return MethodTraining(
+        train=TrainConfig(output_dir="train", epochs=1.0, learning_rate=1e-3, batch_size=1, grad_accum=4,
+                          max_length=4096, logging_steps=5, save_total_limit=1),
+        lora=LoRAConfig(target_modules=list(TARGET_MODULES), r=16, alpha=32.0),
+        citi=CITIConfig(full_learning_rate=2e-5))
+
+
 class AgentRecipeConfig(BaseModel):
-    """Every knob of the recipe; stored in recipe.json and compared on rerun."""
+    """Every knob of the recipe; stored in recipe.json and compared on rerun. `training` is the methods' own
+    training config, held whole (its output directory and seed are the recipe's: `out/train`, `seed`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -59,16 +73,7 @@ class AgentRecipeConfig(BaseModel):
     held_out_users: float = Field(0.25, gt=0, lt=1, description="share of users never trained on")
     train_cases: int | None = Field(None, ge=1, description="train on this many of the training cases (seeded)")
     eval_cases: int | None = Field(None, ge=1, description="evaluate on this many held-out cases (seeded)")
-    epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, description="stop training after this many optimizer steps (-1: by epochs)")
-    learning_rate: float = Field(1e-3, gt=0)
-    full_learning_rate: float = Field(2e-5, gt=0)
-    lora_r: int = Field(16, ge=1)
-    lora_alpha: float = Field(32.0, gt=0)
-    batch_size: int = Field(1, ge=1)
-    grad_accum: int = Field(4, ge=1)
-    max_length: int = Field(4096, ge=64, description="tokens per trajectory; the longest gold ones hold ~3.9k, "
-                                                    "and a cut one loses its final answer")
+    training: MethodTraining = Field(default_factory=agent_training)
     dtype: str = Field("auto", description="auto | float32 | bfloat16: bf16 autocast in training, bf16 weights "
                                            "at evaluation")
     strategies: list[str] = Field(default_factory=lambda: ["fc"])
@@ -175,22 +180,15 @@ def check_recipe_dir(out: Path, config: AgentRecipeConfig, overwrite: bool = Fal
 
 def train_agent(config: AgentRecipeConfig, examples: list[dict[str, Any]], out: Path) -> tuple[str, str | None, dict]:
     """Train one method on the SFT rows; returns (model spec, adapter dir or None, facts) for the benchmark."""
-    from tooltune.adapters import TARGET_MODULES, LoRAConfig
-    from tooltune.methods.citi.config import CITIConfig, MethodTraining
+    import torch
+
     from tooltune.methods.citi.experiment import load_model_spec, train_method
     from tooltune.models.dtype import resolve_dtype
-    from tooltune.train import TrainConfig
-
-    import torch
 
     bf16 = resolve_dtype(config.dtype) == torch.bfloat16
     train_dir = out / "train"
-    settings = MethodTraining(
-        train=TrainConfig(output_dir=str(train_dir), epochs=config.epochs, learning_rate=config.learning_rate,
-                          batch_size=config.batch_size, grad_accum=config.grad_accum, max_length=config.max_length,
-                          seed=config.seed, bf16=bf16, max_steps=config.max_steps, logging_steps=5, save_total_limit=1),
-        lora=LoRAConfig(target_modules=list(TARGET_MODULES), r=config.lora_r, alpha=config.lora_alpha),
-        citi=CITIConfig(full_learning_rate=config.full_learning_rate))
+    train = config.training.train.model_copy(update={"output_dir": str(train_dir), "seed": config.seed, "bf16": bf16})
+    settings = config.training.model_copy(update={"train": train})
     model, tokenizer = load_model_spec(config.model)()
     started = time.perf_counter()
     facts = train_method(config.method, model, tokenizer, examples, train_dir, settings)
@@ -280,6 +278,7 @@ def model_card(config: AgentRecipeConfig, split: RecipeSplit, trained: dict[str,
                summaries: dict[str, dict[str, Any]]) -> str:
     """A Hugging Face style model card: what was trained on what, how it was measured, what it scored."""
     facts = trained["facts"]
+    train, lora = config.training.train, config.training.lora
     lines = [
         "---", f"base_model: {config.model}", "library_name: tooltune", f"tags: [tool-use, agent, {config.method}]",
         "---", "", f"# {config.model} + {config.method}: a personal tool agent trained by tooltune", "",
@@ -292,9 +291,9 @@ def model_card(config: AgentRecipeConfig, split: RecipeSplit, trained: dict[str,
         f"({', '.join(split.held_out_users)}). Evaluation: {len(split.evaluation)} cases of held-out instructions "
         "x held-out users.", "",
         "## Training", "",
-        f"Method {config.method}; epochs {config.epochs}, max steps {config.max_steps}, learning rate "
-        f"{config.learning_rate}, LoRA r={config.lora_r} alpha={config.lora_alpha}, batch {config.batch_size} x "
-        f"accumulation {config.grad_accum}, max length {config.max_length}, bf16 autocast "
+        f"Method {config.method}; epochs {train.epochs}, max steps {train.max_steps}, learning rate "
+        f"{train.learning_rate}, LoRA r={lora.r} alpha={lora.alpha}, batch {train.batch_size} x "
+        f"accumulation {train.grad_accum}, max length {train.max_length}, bf16 autocast "
         f"{facts.get('bf16_autocast')}, seed {config.seed}; trainable parameters "
         f"{facts.get('trainable_parameters', 0):,}; final train loss {facts.get('train_loss')}; "
         f"{facts.get('train_seconds')} s.", "",

@@ -43,10 +43,35 @@ def settings_error(exc: Exception, options: Mapping[str, str] | None = None) -> 
         first = errors()[0]
         loc = [str(part) for part in first.get("loc", ())]
         field = ".".join(loc)
-        name = options.get(field) or next((options[part] for part in reversed(loc) if part in options), field)
         message = str(first.get("msg", exc)).removeprefix("Value error, ")
+        named = f"{field}.{message.split()[0]}" if message.split() else field  # an adapter config names its field
+        name = (options.get(field) or options.get(named)
+                or next((options[part] for part in reversed(loc) if part in options), field))
         return SettingsError(f"{name}: {message}" if name else message)
     return SettingsError(str(exc))
+
+
+def config_from_options(model: Any, defaults: Any, values: Mapping[str, Any], options: Mapping[str, str]) -> Any:
+    """A pydantic `model` built from `defaults` with {dotted field path: value} set over them (the values of a
+    command's options); a non-finite number or a failed validation is a SettingsError naming the option
+    (`options` maps each field path to its option name)."""
+    import math
+
+    from pydantic import ValidationError
+
+    data = defaults.model_dump()
+    for path, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingsError(f"{options.get(path, path)}: must be a finite number, got {value}")
+        *parents, leaf = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise settings_error(exc, options) from exc
 
 
 def normalized(data: Any) -> Any:
