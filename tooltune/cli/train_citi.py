@@ -6,7 +6,6 @@ in one place, and a bad value is reported under the option's name.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -110,28 +109,9 @@ def parse_methods(method: str) -> list[str]:
 
 def build_settings(options: dict[str, Any]) -> CompareSettings:
     """`CompareSettings` from {field path: value} over the defaults; errors name the option."""
-    from pydantic import ValidationError
+    from tooltune.train.settings import config_from_options
 
-    from tooltune.train.settings import SettingsError, settings_error
-
-    data = D.model_dump()
-    for path, value in options.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise SettingsError(f"{OPTIONS[path]}: must be a finite number, got {value}")
-        *parents, leaf = path.split(".")
-        node = data
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    try:
-        return CompareSettings.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])  # an adapter config's error names its field first
-        leaf = f"{path}.{str(first['msg']).removeprefix('Value error, ').split()[0]}"
-        if leaf in OPTIONS:
-            raise SettingsError(f"{OPTIONS[leaf]}: {str(first['msg']).removeprefix('Value error, ')}") from exc
-        raise settings_error(exc, OPTIONS) from exc
+    return config_from_options(CompareSettings, D, options, OPTIONS)
 
 
 def register(app: typer.Typer) -> None:
