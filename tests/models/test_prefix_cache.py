@@ -50,7 +50,8 @@ def test_cached_turns_answer_exactly_like_uncached_ones(llama_model, plain_token
 
 
 def test_first_call_keeps_generates_own_cache(llama_model, plain_tokenizer, monkeypatch) -> None:
-    """With nothing to reuse, generate must not get cache=None (that switches its own cache off: quadratic)."""
+    """With nothing to reuse, generate must not get cache=None (that switches its own cache off: quadratic): it
+    gets an empty cache that appends in place."""
     seen: list[dict] = []
     original = llama_model.generate
 
@@ -61,4 +62,6 @@ def test_first_call_keeps_generates_own_cache(llama_model, plain_tokenizer, monk
     monkeypatch.setattr(llama_model, "generate", spy)
     model = HFChatModel(llama_model, plain_tokenizer, prefix_cache=True)
     model.chat_batch([ChatRequest(c) for c in conversations()], GenerationConfig(max_new_tokens=4))
-    assert "cache" not in seen[0] and "past_key_values" not in seen[0]
+    from tooltune.models.kv_cache import GrowingCache
+
+    assert isinstance(seen[0].get("cache"), GrowingCache) and "past_key_values" not in seen[0]

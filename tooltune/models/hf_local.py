@@ -78,6 +78,7 @@ class HFChatModel(ChatModel):
         self._closing: list[int] | None = None
         self._warned_format = False
         self.prefix_cache = PrefixCache() if prefix_cache and supports_prefix_cache(model) else None
+        self.appends_in_place = supports_prefix_cache(model)  # a GrowingCache: no copy of the cache per token
 
     @classmethod
     def from_pretrained(
@@ -130,10 +131,14 @@ class HFChatModel(ChatModel):
         if config.seed is not None:
             torch.manual_seed(config.seed)
         cache = self._reused_prefixes(batch)
+        if cache is None and self.appends_in_place:
+            from tooltune.models.kv_cache import GrowingCache
+
+            cache = GrowingCache()
+        if cache is not None:  # (an explicit None would switch generate's own cache off)
+            generate_kwargs["cache"] = cache
         if self.prefix_cache is not None:
             generate_kwargs["return_dict_in_generate"] = True
-            if cache is not None:  # (an explicit None would switch generate's own cache off)
-                generate_kwargs["cache"] = cache
         output = self._generate(**batch, **generate_kwargs)
         if self.prefix_cache is not None:
             self._remember_prefixes(batch, output.sequences, output.past_key_values)
@@ -152,10 +157,12 @@ class HFChatModel(ChatModel):
         be mid-training: evaluation callbacks)."""
         import torch
 
+        from tooltune.models.attention import cpu_attention
+
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), cpu_attention(self.model):
                 return self.model.generate(**kwargs)
         finally:
             self.model.train(was_training)

@@ -88,19 +88,20 @@ def supports_prefix_cache(model: Any) -> bool:
 
 def build_batch_cache(rows: list[tuple[CachedPrefix | None, int]], pads: list[int], width: int,
                       like: CachedPrefix) -> tuple[Any, int]:
-    """A DynamicCache covering the first `length` columns of a left-padded batch, and that length.
+    """A GrowingCache covering the first `length` columns of a left-padded batch, and that length.
 
     Row i has `pads[i]` padding columns and may reuse `rows[i][1]` cached tokens; the shared cached width is
     the smallest `pad + reused` over the rows (the row with the most new tokens decides). Padding columns hold
     zeros (the attention mask hides them)."""
     import torch
-    from transformers import DynamicCache
+
+    from tooltune.models.kv_cache import GrowingCache
 
     length = min(pad + reused for (_, reused), pad in zip(rows, pads))
     length = min(length, width - 1)
     if length <= 0:
         return None, 0
-    cache = DynamicCache()
+    cache = GrowingCache()
     for layer in range(len(like.keys)):
         heads, _, dim = like.keys[layer].shape
         shape = (len(rows), heads, length, dim)
