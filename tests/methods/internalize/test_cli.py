@@ -28,7 +28,8 @@ def no_models(monkeypatch):
     (["--rules", "0"], "error: --rules: "),
     (["--stages", "1"], "error: --stages: "),
     (["--decay", "cubic"], "error: --decay: "),
-    (["--epochs", "0"], "error: --epochs: "),  # fields of the TrainConfig and LoRAConfig the config holds whole
+    (["--epochs", "0"], "error: --epochs: "),
+    (["--epochs", "inf"], "error: --epochs: Input should be a finite number"),  # fields of the TrainConfig and LoRAConfig the config holds whole
     (["--learning-rate", "0"], "error: --learning-rate: "),
     (["--lora-r", "0"], "error: --lora-r: r must be a positive integer"),
     (["--knowledge-candidates", "0"], "error: --knowledge-candidates: "),

@@ -32,8 +32,16 @@ PAPER_LORA: dict[str, Any] = {"target_modules": list(TARGET_MODULES), "r": PAPER
                               "alpha": float(PAPER_LORA_RANK)}
 
 
+class FiniteTrainConfig(TrainConfig):
+    """The shared trainer's config, refusing infinite and NaN numbers (an epoch count of inf never ends)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
 def _merged(value: Any, defaults: dict[str, Any]) -> Any:
-    """A partial dict completed with `defaults`; a built config object is kept as it is."""
+    """A partial dict (or the fields set on a built TrainConfig) completed with `defaults`."""
+    if isinstance(value, TrainConfig):
+        value = value.model_dump(exclude_unset=True)
     return {**defaults, **value} if isinstance(value, dict) else value
 
 
@@ -45,7 +53,7 @@ class CurriculumConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     train_defaults: ClassVar[dict[str, Any]] = TASK_TRAINING
 
-    train: TrainConfig
+    train: FiniteTrainConfig
     lora: LoRAConfig = Field(default_factory=lambda: LoRAConfig(**PAPER_LORA))
     stages: int = Field(TASK["stages"], ge=2, description="T: curriculum stages, S decays from 1 to 0")
     decay: Literal["linear", "exponential"] = "linear"
@@ -63,7 +71,7 @@ class CurriculumConfig(BaseModel):
 
     @field_validator("train")
     @classmethod
-    def _seed_fits(cls, value: TrainConfig) -> TrainConfig:
+    def _seed_fits(cls, value: FiniteTrainConfig) -> FiniteTrainConfig:
         if not 0 <= value.seed <= SEED_MAX:
             raise ValueError(f"seed must be within 0..{SEED_MAX}, got {value.seed}")
         return value
