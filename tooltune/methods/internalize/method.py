@@ -18,9 +18,12 @@ OWNED = ("stage_samples.json", "skintern", "std_cot", "no_profile", "eval", "rep
 
 
 def experiment_key(config: CurriculumConfig, student: str | None = None) -> dict[str, Any]:
-    """What an experiment's trained stages depend on: the experiment, the student and every setting."""
-    return {"experiment": type(config).__name__, "student": student,
-            **config.model_dump(exclude={"train": {"output_dir"}})}
+    """What an experiment's trained stages depend on: the experiment, the student and every setting. Of the
+    trainer's config only the fields the experiment or the user set count, so that a knob the shared trainer
+    gains later (at its default) does not make earlier run directories look like other settings."""
+    train = config.train.model_dump(exclude_unset=True, exclude={"output_dir"})
+    return {"experiment": type(config).__name__, "student": student, **config.model_dump(exclude={"train"}),
+            "train": train}
 
 
 def check_experiment_dir(config: CurriculumConfig, student: str | None = None, overwrite: bool = False) -> bool:
