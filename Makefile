@@ -22,7 +22,7 @@ install: $(STAMP)
 # instructions x held-out users, compare them; the last line printed is the comparison report's path.
 # Rerunning resumes (nothing is redone); `make demo DEMO_OUT=runs/demo2` starts afresh.
 DEMO_OUT  ?= runs/demo
-DEMO_ARGS ?= --train-cases 40 --grad-accum 1 --eval-cases 16 --eval-batch-size 16 --max-turns 5 --max-new-tokens 128 --seed 0
+DEMO_ARGS ?= --train-cases 40 --grad-accum 1 --eval-cases 16 --eval-batch-size 16 --max-turns 5 --max-new-tokens 96 --seed 0
 
 demo: $(STAMP)
 	$(VENV)/bin/tooltune train agent --out $(DEMO_OUT) $(DEMO_ARGS)
