@@ -21,7 +21,7 @@ def test_smollm2_forced_zero_is_base_and_generation_runs() -> None:
     with torch.no_grad():
         base = model(input_ids=ids).logits.clone()
     targets = [f"model.layers.{i}.{part}" for i in (28, 29) for part in ("self_attn.q_proj", "mlp.down_proj")]
-    inject_adapters(model, DualRankConfig(target_modules=targets))
+    inject_adapters(model, DualRankConfig(target_modules=targets, layers_per_group=1))  # one group per layer
     routing = get_dual_rank(model)
     routing.add_task()
     assert routing.router.num_groups == 2

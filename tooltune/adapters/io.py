@@ -13,6 +13,7 @@ from torch import nn
 from tooltune.adapters.config import AdapterConfig, AdapterConfigError
 from tooltune.adapters.layer import AdapterLayer
 from tooltune.adapters.model import adapter_modules, adapter_parameters, get_adapter_config, inject_adapters
+from tooltune.atomic import read_json_object
 from tooltune.errors import UsageError
 
 CONFIG_NAME = "adapter_config.json"
@@ -46,12 +47,9 @@ def read_adapter_config(directory: str | Path) -> AdapterConfig:
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no {CONFIG_NAME} in {directory}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AdapterLoadError(f"{path} is not readable JSON ({type(exc).__name__})") from exc
-    if not isinstance(data, dict):
-        raise AdapterLoadError(f"{path} does not hold a JSON object")
+    data = read_json_object(path)
+    if data is None:
+        raise AdapterLoadError(f"{path} does not hold a readable JSON object")
     data.pop("base_model_name_or_path", None)
     data.pop("metadata", None)
     return AdapterConfig.from_dict(data)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tooltune.bench.config import RunConfig, RunConfigError
 from tooltune.bench.episode import EpisodeKey
 from tooltune.bench.judge import LLMJudge, judge_case, judge_run, recheck
-from tooltune.atomic import write_stream_atomic
+from tooltune.atomic import read_json_object, write_stream_atomic
 from tooltune.bench.rundir import CONFIG_NAME, JUDGMENTS, RunLock, holds_nothing, read_judgments
 from tooltune.bench.runner import Harness, Runner, keypoint_checks, run_cases, sandbox_harness
 from tooltune.bench.scores import episode_row, summary_text, write_json, write_scores
@@ -109,10 +109,9 @@ def load_config(run_dir: str | Path) -> RunConfig:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise RunStoreError(f"{run_dir} is not a run directory (no {CONFIG_NAME})")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise RunStoreError(f"{path}: unreadable ({error})") from None
+    data = read_json_object(path)
+    if data is None:
+        raise RunStoreError(f"{path}: unreadable (not a JSON object)")
     try:
         return RunConfig.from_dict(data)
     except RunConfigError as error:
