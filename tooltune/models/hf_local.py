@@ -130,11 +130,7 @@ class HFChatModel(ChatModel):
         ).to(self.device)
         if config.seed is not None:
             torch.manual_seed(config.seed)
-        cache = self._reused_prefixes(batch)
-        if cache is None and self.appends_in_place:
-            from tooltune.models.kv_cache import GrowingCache
-
-            cache = GrowingCache()
+        cache = self._start_cache(batch)
         if cache is not None:  # (an explicit None would switch generate's own cache off)
             generate_kwargs["cache"] = cache
         if self.prefix_cache is not None:
@@ -171,6 +167,16 @@ class HFChatModel(ChatModel):
         """Generated tokens before the first stop token (all of them when none was produced)."""
         stops = self._stop_ids()
         return next((i for i, token in enumerate(token_ids) if token in stops), len(token_ids))
+
+    def _start_cache(self, batch: Any) -> Any:
+        """The cache generation starts from: the batch's reused prefixes, else an empty one that appends in place
+        (None: generate's own)."""
+        cache = self._reused_prefixes(batch)
+        if cache is None and self.appends_in_place:
+            from tooltune.models.kv_cache import GrowingCache
+
+            cache = GrowingCache()
+        return cache
 
     def _reused_prefixes(self, batch: Any) -> Any:
         """A cache holding the longest prefixes of this batch's prompts seen before (None: nothing to reuse)."""
