@@ -60,7 +60,7 @@ def main() -> None:
     lora_model = get_peft_model(base, LoraConfig(r=32, lora_alpha=64, target_modules=TARGETS, lora_dropout=0.0))
     molora_model, _ = load_embedded_model()
     inject_adapters(molora_model, MoLoRAConfig(target_modules=TARGETS, num_experts=4, r=8, alpha=2.0,
-                                               top_k=args.top_k, balance_weight=0.01))
+                                               top_k=args.top_k, routing_weight=0.01))
     models = {"peft-lora-r32": lora_model, "molora-4x8": molora_model}
     vocab = base.config.vocab_size
     ids = torch.randint(0, vocab, (args.batch, args.seq))

@@ -12,6 +12,7 @@ from transformers import TrainerCallback
 
 from tests.train.tiny import tiny_llama, tiny_tokenizer
 from tooltune.adapters import MoLoRAConfig, adapter_parameters, inject_adapters
+from tooltune.adapters.molora import MoLoRALinear
 from tooltune.train import PaddingCollator, Stage, ToolTuneTrainer, TrainConfig, encode_examples, train_stages
 from tooltune.train.trainer import training_arguments
 
@@ -33,7 +34,8 @@ def _config(tmp_path, **kwargs) -> TrainConfig:
 def _model_with_molora():
     tok = tiny_tokenizer()
     model = tiny_llama(len(tok))
-    inject_adapters(model, MoLoRAConfig(target_modules=["q_proj", "down_proj"], num_experts=2, r=2, alpha=4.0))
+    inject_adapters(model, MoLoRAConfig(target_modules=["q_proj", "down_proj"], num_experts=2, r=2, alpha=4.0,
+                                        routing_loss="balance"))  # a loss that needs no sample labels
     return tok, model
 
 
@@ -58,7 +60,9 @@ def test_compute_loss_adds_auxiliary_losses(tmp_path) -> None:
     model.train()
     total = trainer.compute_loss(model, dict(batch))
     lm = model(**batch).loss
-    balance = sum(m.auxiliary_loss() for m in model.modules() if hasattr(m, "balance_weight"))
+    routers = [m for m in model.modules() if isinstance(m, MoLoRALinear)]
+    balance = sum(m.auxiliary_loss() for m in routers)
+    assert len(routers) == 4 and float(balance) > 0  # the routers' loss is there, and counted once
     torch.testing.assert_close(total, lm + balance + 9.0)
 
 

@@ -62,6 +62,7 @@ GeneralShare = Annotated[float, typer.Option(min=0.0, help="Share of general row
 CLRoot = Annotated[str | None, typer.Option("--cl-benchmark", help="The CL_Benchmark folder (O-LoRA layout): its "
                    "training tasks join the general rows, its held-out tasks are scored zero-shot.")]
 Flag = Annotated[bool, typer.Option()]
+TaskItems = Annotated[int, typer.Option(min=0, help="Zero-shot items per held-out general task (0: none).")]
 Seed = Annotated[int, typer.Option(min=0, max=2**32 - 1)]
 
 
@@ -77,7 +78,7 @@ def citi(data: Data, eval_data: EvalData = None, out: Out = Path("runs/citi"), o
          importance_batches: Pos = C.importance.batches, importance_aggregate: Aggregate = C.importance.aggregate,
          general_share: GeneralShare = G.share, cl_benchmark: CLRoot = G.cl_root, replay: Flag = G.replay,
          max_new_tokens: Pos = D.eval_max_new_tokens, cloze_items: Pos = D.cloze_items,
-         retention_windows: Pos = D.retention_windows, task_items: Calls = D.task_items, bf16: Flag = T.bf16,
+         retention_windows: Pos = D.retention_windows, task_items: TaskItems = D.task_items, bf16: Flag = T.bf16,
          seed: Seed = T.seed) -> None:
     """Train with CITI (importance -> plan -> router, router + experts, full-tuned down_proj) and/or the
     baselines on tool rows mixed with general rows, then score tool-call accuracy on held-out conversations and

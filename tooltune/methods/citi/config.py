@@ -73,8 +73,9 @@ class MethodTraining(BaseModel):
 class GeneralDataConfig(BaseModel):
     """General rows mixed into the tool data (for every trained method alike), and held-out general tasks.
 
-    `share` 0.25: one general row for every three tool rows, half from the CL benchmark's training tasks, half
-    replay; enough for the router to see both kinds in most batches while the tool data keeps most of the steps."""
+    `share` 0.25: about one general row for every three tool rows, split equally over the sources (each CL
+    benchmark training task, and replay), rounded up per source; enough for the router to see both kinds in most
+    batches while the tool data keeps most of the steps."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 

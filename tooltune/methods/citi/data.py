@@ -69,16 +69,6 @@ def general_count(tool_rows: int, share: float) -> int:
     return round(tool_rows * share / (1 - share))
 
 
-def mix_rows(tool: Sequence[Example], general: Sequence[Example], share: float, seed: int = 0) -> list[Example]:
-    """Tool rows plus a seeded sample of general rows making up `share` of the mix (all of them when there are
-    too few), shuffled together."""
-    count = min(len(general), general_count(len(tool), share))
-    rng = random.Random(seed)
-    mixed = list(tool) + rng.sample(list(general), count)
-    rng.shuffle(mixed)
-    return mixed
-
-
 class SampleKinds:
     """The label of every encoded training row (tool or general), found again by its tokens in each forward.
 

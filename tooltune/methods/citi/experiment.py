@@ -90,8 +90,8 @@ def train_method(method: str, model: nn.Module, tokenizer: Any, train: Sequence[
 
 
 def general_data(load: TrainableLoader, config: GeneralDataConfig, tool_rows: int, seed: int) -> dict[str, list[Example]]:
-    """General rows for a mix with `tool_rows` tool rows: half from the CL benchmark's training tasks (when its
-    folder is given), the rest the base model's answers to general prompts (replay)."""
+    """General rows for a mix with `tool_rows` tool rows, an equal part (rounded up) from each source: each CL
+    benchmark training task (when its folder is given) and the base model's answers to general prompts (replay)."""
     total = general_count(tool_rows, config.share)
     sources = len(config.train_tasks) * bool(config.cl_root) + int(config.replay)
     if total == 0 or sources == 0:
