@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from tests.train.tiny import tiny_tokenizer
-from tooltune.methods.agent_recipe import AgentRecipeConfig, RecipeError, check_recipe_dir, recipe_split
+from tooltune.methods.agent_recipe import AgentRecipeConfig, check_recipe_dir, recipe_split
 from tooltune.train.settings import RunDirError
 from tooltune.sandbox.suite import builtin_suite
 

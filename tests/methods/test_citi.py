@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tests.train.tiny import tiny_llama, tiny_tokenizer, tool_example
-from tooltune.adapters import TARGET_MODULES, MoLoRAConfig, MoLoRALinear, load_adapter
+from tooltune.adapters import TARGET_MODULES, MoLoRAConfig, load_adapter
 from tooltune.methods.citi import method as citi_method
 from tooltune.methods.citi.config import CITIConfig, CompareSettings, MethodTraining
 from tooltune.methods.citi.importance import ImportanceScores

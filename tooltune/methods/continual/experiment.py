@@ -304,8 +304,9 @@ SCORERS = ("auto", "tool-call", "greedy", "token")
 
 
 def choose_scorer(kind: str, tasks: Sequence[ContinualTask], max_length: int,
-                  max_new_tokens: int) -> tuple[str, Scorer, dict[str, Any]]:
-    """(name, scorer, its settings) for `kind`; `auto` is tool-call when every task's held-out data calls tools."""
+                  max_new_tokens: int, bf16: bool = False) -> tuple[str, Scorer, dict[str, Any]]:
+    """(name, scorer, its settings) for `kind`; `auto` is tool-call when every task's held-out data calls tools.
+    `bf16` scores the teacher-forced kinds under bf16 autocast (a setting of their cached rows)."""
     if kind not in SCORERS:
         raise ContinualError(f"scorer: expected one of {SCORERS}, got {kind!r}")
     if kind == "auto":
@@ -313,7 +314,8 @@ def choose_scorer(kind: str, tasks: Sequence[ContinualTask], max_length: int,
         kind = "tool-call" if calls else "greedy"
     if kind == "tool-call":
         return kind, tool_call_scorer(max_new_tokens=max_new_tokens), {"max_new_tokens": max_new_tokens}
-    return kind, teacher_forced_scorer(kind, max_length), {"max_length": max_length}
+    settings = {"max_length": max_length, **({"bf16": True} if bf16 else {})}
+    return kind, teacher_forced_scorer(kind, max_length, bf16=bf16), settings
 
 
 @dataclass
@@ -332,7 +334,8 @@ def run_continual(load: TrainableLoader, run: ContinualRun,
     """(scorer name, one result per method): every directory is checked before any method trains, and every
     method (and single-task reference) starts from the untouched base."""
     max_length = run.configs[0].train.max_length
-    name, scorer, settings = choose_scorer(run.scorer, run.tasks, max_length, run.max_new_tokens)
+    name, scorer, settings = choose_scorer(run.scorer, run.tasks, max_length, run.max_new_tokens,
+                                           bf16=run.configs[0].train.bf16)
     for config in run.configs:
         check_continual_dirs(config, run.tasks, name, settings, run.overwrite)
     return name, [run_sequence(load, run.tasks, config, scorer, progress, scorer_name=name, scorer_settings=settings,

@@ -37,8 +37,9 @@ def turn_spans(labels: torch.Tensor) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def predicted_turns(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 1024,
-                    batch_size: int = 4) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(argmax prediction, gold tokens) of every assistant turn, with the gold conversation as the prefix."""
+                    batch_size: int = 4, bf16: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(argmax prediction, gold tokens) of every assistant turn, with the gold conversation as the prefix;
+    `bf16` runs the forward passes under bf16 autocast (as `--bf16` training does)."""
     encoded = encode_examples(tokenizer, examples, max_length)
     if not encoded:
         raise ValueError("examples: none has an assistant turn left after truncation")
@@ -47,8 +48,9 @@ def predicted_turns(model: nn.Module, tokenizer: Any, examples: Sequence[Example
     for first in range(0, len(encoded), batch_size):
         batch = {k: v.to(device) for k, v in collate(encoded[first:first + batch_size]).items()}
         # labels go in so that input-dependent adapters (DATA) see the prompt as their query, as in training
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       labels=batch["labels"]).logits
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           labels=batch["labels"]).logits
         predicted = logits[:, :-1].argmax(-1)
         for row in range(predicted.shape[0]):
             gold = batch["labels"][row, 1:]
@@ -57,18 +59,18 @@ def predicted_turns(model: nn.Module, tokenizer: Any, examples: Sequence[Example
 
 
 def greedy_turn_accuracy(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 1024,
-                         batch_size: int = 4) -> float:
+                         batch_size: int = 4, bf16: bool = False) -> float:
     """Share of assistant turns that greedy decoding reproduces exactly, given the gold conversation so far."""
-    turns = [torch.equal(p, g) for p, g in predicted_turns(model, tokenizer, examples, max_length, batch_size)]
+    turns = [torch.equal(p, g) for p, g in predicted_turns(model, tokenizer, examples, max_length, batch_size, bf16)]
     return sum(turns) / len(turns) if turns else 0.0
 
 
 def token_accuracy(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 1024,
-                   batch_size: int = 4) -> float:
+                   batch_size: int = 4, bf16: bool = False) -> float:
     """Share of assistant-turn tokens the model predicts (argmax) from the gold prefix: a graded signal that
     moves before whole turns come out right, so it shows learning and forgetting on little data."""
     hits = total = 0
-    for predicted, gold in predicted_turns(model, tokenizer, examples, max_length, batch_size):
+    for predicted, gold in predicted_turns(model, tokenizer, examples, max_length, batch_size, bf16):
         hits += int((predicted == gold).sum())
         total += gold.numel()
     return hits / total if total else 0.0
@@ -82,13 +84,13 @@ def tool_call_scorer(batch_size: int = 8, max_new_tokens: int = 96) -> Scorer:
     return score
 
 
-def teacher_forced_scorer(kind: str, max_length: int, batch_size: int = 4) -> Scorer:
+def teacher_forced_scorer(kind: str, max_length: int, batch_size: int = 4, bf16: bool = False) -> Scorer:
     """`greedy`: share of assistant turns greedy decoding reproduces verbatim; `token`: share of their tokens
-    predicted right. Both take one forward pass per batch (no generation)."""
+    predicted right. Both take one forward pass per batch (no generation), under bf16 autocast if `bf16`."""
     function = {"greedy": greedy_turn_accuracy, "token": token_accuracy}.get(kind)
     if function is None:
         raise ValueError(f"scorer must be 'greedy' or 'token', got {kind!r}")
 
     def score(model: nn.Module, tokenizer: Any, examples: Sequence[Example]) -> float:
-        return function(model, tokenizer, examples, max_length=max_length, batch_size=batch_size)
+        return function(model, tokenizer, examples, max_length=max_length, batch_size=batch_size, bf16=bf16)
     return score
