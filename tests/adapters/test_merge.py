@@ -50,3 +50,45 @@ def test_input_routed_adapters_cannot_be_merged() -> None:
     assert not mergeable(model)
     with pytest.raises(AdapterConfigError, match="fixed weight"):
         merge_adapters(model)
+
+
+def _random_lora_b(model: torch.nn.Module, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.05)
+
+
+def test_an_adapter_trained_on_top_of_another_loads_both(tmp_path) -> None:
+    """An adapter whose metadata names a base adapter (a folder inside it) is loaded on the model with that
+    base merged first, as it was trained; without its base the outputs differ."""
+    import shutil
+
+    from tooltune.adapters import save_adapter
+    from tooltune.adapters.io import AdapterLoadError, base_adapter_dir
+    from tooltune.models.base import ModelError
+    from tooltune.models.hf_local import attach_adapter
+
+    config = LoRAConfig(target_modules=LINEARS, r=4, alpha=8)
+    first = tiny_llama()
+    inject_adapters(first, config)
+    _random_lora_b(first, 1)
+    save_adapter(first, tmp_path / "agent")
+    merge_adapters(first)  # the student starts from the agent merged in, then trains a LoRA of its own
+    inject_adapters(first, config, seed=3)
+    _random_lora_b(first, 2)
+    save_adapter(first, tmp_path / "user", metadata={"base_adapter": "base_adapter"})
+    shutil.copytree(tmp_path / "agent", tmp_path / "user" / "base_adapter")
+    ids = torch.randint(0, 256, (2, 12))
+    expected = first(input_ids=ids).logits
+
+    assert base_adapter_dir(tmp_path / "user") == tmp_path / "user" / "base_adapter"
+    assert base_adapter_dir(tmp_path / "agent") is None
+    loaded = attach_adapter(tiny_llama(), tmp_path / "user")
+    torch.testing.assert_close(loaded(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-4)
+    shutil.rmtree(tmp_path / "user" / "base_adapter")
+    with pytest.raises(AdapterLoadError, match="base adapter"):
+        base_adapter_dir(tmp_path / "user")
+    with pytest.raises(ModelError, match="base adapter"):
+        attach_adapter(tiny_llama(), tmp_path / "user")

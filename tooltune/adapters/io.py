@@ -42,6 +42,20 @@ def save_adapter(model: nn.Module, directory: str | Path, metadata: dict[str, An
     return out
 
 
+def base_adapter_dir(directory: str | Path) -> Path | None:
+    """The adapter this one was trained on top of (metadata `base_adapter`, a folder inside it), or None.
+    Loading merges that one into the model first."""
+    data = read_json_object(Path(directory) / CONFIG_NAME) or {}
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = metadata.get("base_adapter")
+    if not name:
+        return None
+    base = Path(directory) / str(name)
+    if Path(str(name)).is_absolute() or ".." in Path(str(name)).parts or not (base / CONFIG_NAME).is_file():
+        raise AdapterLoadError(f"{directory}: its base adapter {name!r} is not an adapter folder inside it")
+    return base
+
+
 def read_adapter_config(directory: str | Path) -> AdapterConfig:
     """The config stored in an adapter directory."""
     path = Path(directory) / CONFIG_NAME

@@ -19,7 +19,8 @@ OPTIONS = {"n_train": "--n-train", "n_test": "--n-test", "stages": "--stages", "
            "batch_size": "--batch-size", "seed": "--seed", "decay": "--decay", "compressor": "--compressor",
            "lora": "--lora-r", "learning_rate": "--learning-rate", "rules": "--rules", "rationales": "--rationales",
            "knowledge_candidates": "--knowledge-candidates", "teacher": "--teacher", "examples": "--examples",
-           "retriever": "--retriever", "user": "--user", "apps": "--apps", "max_turns": "--max-turns"}
+           "retriever": "--retriever", "user": "--user", "apps": "--apps", "max_turns": "--max-turns",
+           "test_instructions": "--test-instructions", "bf16": "--bf16"}
 """Command-line option of each config field, for errors that name what the user typed."""
 
 
@@ -35,7 +36,15 @@ def _both(key: str, task: dict, profile: dict) -> str:
 Knowledge = Annotated[KnowledgeKind, typer.Option(
     help="rules: generated unit-conversion word problems with their rule as knowledge; profile: a sandbox user's "
          "profile, trained on that user's gold trajectories")]
-User = Annotated[str | None, typer.Option(help="sandbox user id for --knowledge profile (e.g. maya_chen)")]
+User = Annotated[str | None, typer.Option(help="sandbox user id for --knowledge profile (e.g. maya_chen); several, "
+                                         "comma-separated, run one after the other in --output-dir/USER and are "
+                                         "pooled in --output-dir/pooled.json")]
+TestInstructions = Annotated[str, typer.Option(help="profile: comma-separated instruction ids the held-out ones are "
+                                               "drawn from; none of them is trained on (e.g. an agent recipe's "
+                                               "held-out instructions)")]
+StudentAdapter = Annotated[Path | None, typer.Option(help="an adapter merged into the student before training, e.g. "
+                                                     "the agent recipe's tuned agent (OUT/train/adapter)")]
+Bf16 = Annotated[bool, typer.Option("--bf16", help="train under bf16 autocast (CPUs with AVX512-BF16/AMX, or GPUs)")]
 Apps = Annotated[str, typer.Option(help="profile: comma-separated apps; only instructions using just these apps")]
 Student = Annotated[str, typer.Option(help="student: smollm2 (embedded) or a Hugging Face checkpoint directory")]
 Teacher = Annotated[str | None, typer.Option(
@@ -83,17 +92,18 @@ def build_config(knowledge: KnowledgeKind, output_dir: Path, options: dict[str, 
     from tooltune.train.settings import SettingsError, settings_error
 
     given = {k: v for k, v in options.items() if v is not None}
-    train = {k: given.pop(k) for k in ("epochs", "learning_rate", "batch_size", "seed") if k in given}
+    train = {k: given.pop(k) for k in ("epochs", "learning_rate", "batch_size", "seed", "bf16") if k in given}
     if "lora_r" in given:
         rank = given.pop("lora_r")
         given["lora"] = {"r": rank, "alpha": float(rank)}
     if knowledge is KnowledgeKind.profile:
         if not given.get("user"):
             raise SettingsError("--user: required with --knowledge profile")
-        given["apps"] = [a.strip() for a in given.get("apps", "").split(",") if a.strip()]
+        given["apps"] = _split(given.get("apps", ""))
+        given["test_instructions"] = _split(given.get("test_instructions", ""))
         drop, kind = ("rules", "examples", "rationales", "knowledge_candidates", "teacher", "retriever"), ProfileConfig
     else:
-        drop, kind = ("user", "apps", "max_turns"), InternalizeConfig
+        drop, kind = ("user", "apps", "max_turns", "test_instructions"), InternalizeConfig
     try:
         return kind(train={"output_dir": str(output_dir), **train}, **{k: v for k, v in given.items() if k not in drop})
     except ValidationError as exc:
@@ -107,18 +117,37 @@ def internalize(knowledge: Knowledge = KnowledgeKind.rules, user: User = None, a
                 examples: Examples = None, epochs: Epochs = None, decay: Decay = None, rationales: Rationales = None,
                 knowledge_candidates: Candidates = None, retriever: Retriever = None, compressor: Compressor = None,
                 lora_r: LoraR = None, learning_rate: LearningRate = None, batch_size: BatchSize = None, seed: Seed = 0,
-                max_turns: MaxTurns = None) -> None:
+                max_turns: MaxTurns = None, test_instructions: TestInstructions = "",
+                student_adapter: StudentAdapter = None, bf16: Bf16 = False) -> None:
     """Train a student to answer without knowledge in its prompt, and compare cost and accuracy."""
     from tooltune.methods.internalize.experiment import run_internalize
 
-    options = {"user": user, "apps": apps, "teacher": teacher, "n_train": n_train, "n_test": n_test, "rules": rules,
+    from tooltune.train.settings import SettingsError
+
+    options = {"apps": apps, "teacher": teacher, "n_train": n_train, "n_test": n_test, "rules": rules,
                "stages": stages, "examples": examples, "epochs": epochs, "decay": decay, "rationales": rationales,
                "knowledge_candidates": knowledge_candidates, "retriever": retriever, "compressor": compressor,
                "lora_r": lora_r, "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed,
-               "max_turns": max_turns}
-    config = build_config(knowledge, output_dir, options)
-    run_internalize(config, student, overwrite=overwrite, progress=lambda event: typer.echo(event.message))
+               "max_turns": max_turns, "test_instructions": test_instructions, "bf16": bf16 or None}
+    users = _split(user or "")
+    if knowledge is KnowledgeKind.profile and len(users) > 1:
+        from tooltune.methods.internalize.profile_pool import run_profile_users
+
+        configs = [build_config(knowledge, output_dir / u, {**options, "user": u}) for u in users]
+        run_profile_users(configs, output_dir, student, student_adapter=student_adapter, overwrite=overwrite,
+                          progress=lambda event: typer.echo(event.message))
+        typer.echo(f"report: {output_dir / 'pooled.json'}")
+        return
+    if knowledge is not KnowledgeKind.profile and student_adapter is not None:
+        raise SettingsError("--student-adapter: only with --knowledge profile")
+    config = build_config(knowledge, output_dir, {**options, "user": user})
+    run_internalize(config, student, student_adapter=student_adapter, overwrite=overwrite,
+                    progress=lambda event: typer.echo(event.message))
     typer.echo(f"report: {output_dir / 'report.json'}")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def register(app: typer.Typer) -> None:

@@ -412,10 +412,18 @@ def attach_adapter(model: PreTrainedModel, adapter: str | Path, merge: bool = Tr
     if not (adapter / "adapter_config.json").is_file():
         raise ModelError(f"adapter {adapter}: adapter_config.json not found")
     try:
-        from tooltune.adapters.io import load_adapter
-        from tooltune.adapters.model import merge_adapters, mergeable
+        from tooltune.adapters.io import AdapterLoadError, base_adapter_dir, load_adapter
+        from tooltune.adapters.model import adapter_modules, merge_adapters, mergeable
     except ImportError as exc:
         raise ModelError(f"adapter {adapter}: tooltune.adapters.io.load_adapter is not available ({exc})") from exc
+    try:
+        base = base_adapter_dir(adapter)
+    except AdapterLoadError as exc:
+        raise ModelError(str(exc)) from exc
+    if base is not None:  # trained on top of another adapter: that one is folded into the weights first
+        model = attach_adapter(model, base, merge=True)
+        if adapter_modules(model):
+            raise ModelError(f"adapter {adapter}: its base adapter {base} is not a LoRA that can be merged")
     try:
         loaded = load_adapter(model, adapter)  # injects into `model` in place
     except (OSError, ValueError, RuntimeError) as exc:

@@ -36,6 +36,11 @@ def no_models(monkeypatch):
     (["--n-train", "100000"], "error: n_train + n_test: cannot generate"),
     (["--retriever", "embedding", "--compressor", "surprisal"], "error: retriever: embedding retrieval needs"),
     (["--student", "/no/such/checkpoint"], "error: student: expected 'smollm2'"),
+    (["--student-adapter", "/no/such/adapter"], "error: --student-adapter: only with --knowledge profile"),
+    (["--knowledge", "profile", "--user", "maya_chen", "--student-adapter", "/no/such"], "error: student_adapter: "),
+    (["--knowledge", "profile", "--user", "maya_chen", "--test-instructions", "no-such-01"], "error: test_instructions: "),
+    (["--knowledge", "profile", "--user", "maya_chen,nobody"], "error: user: no sandbox user ['nobody']"),
+    (["--knowledge", "profile", "--user", "maya_chen,maya_chen"], "error: user: each user once"),
 ])
 def test_bad_options_are_one_line_usage_errors(tmp_path, capsys, no_models, options, message) -> None:
     out = tmp_path / "run"

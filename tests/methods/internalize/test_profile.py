@@ -83,7 +83,7 @@ def test_tiny_profile_experiment_end_to_end(tmp_path, tiny_tokenizer, suite):
                            max_turns=1, max_new_tokens=8)
     report = run_profile_experiment(config, load_student, lambda event: None)
     rows = {r["condition"]: r for r in report["results"]}
-    assert set(rows) == {"untrained, profile in prompt", "profile internalized, no profile",
+    assert set(rows) == {"untrained, profile in prompt", "untrained, no profile", "profile internalized, no profile",
                          "profile internalized, profile in prompt", "trained without profile, no profile"}
     assert all(r["personal_decided"] >= 1 and 0 <= r["personal_passed"] <= r["personal_decided"] for r in rows.values())
     assert all(r["call_positions"] >= 1 and 0 <= r["argument_accuracy"] <= 1 for r in rows.values())

@@ -127,6 +127,8 @@ class ProfileConfig(CurriculumConfig):
 
     user: str
     apps: list[str] = Field(default_factory=list, description="only instructions whose apps are all in this set (empty: all)")
+    test_instructions: list[str] = Field(default_factory=list, description="held-out instructions are drawn from "
+                                         "these ids and none of them is trained on (empty: any of the user's)")
     n_train: int = Field(PROFILE["n_train"], ge=1, description="training instructions of the user")
     n_test: int = Field(PROFILE["n_test"], ge=1, description="held-out instructions of the user")
     stages: int = Field(PROFILE["stages"], ge=2)

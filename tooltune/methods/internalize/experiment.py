@@ -25,7 +25,7 @@ from tooltune.methods.internalize.curriculum import (
     skintern_stages,
     std_cot_dataset,
 )
-from tooltune.methods.internalize.errors import InternalizeFailure
+from tooltune.methods.internalize.errors import InternalizeError, InternalizeFailure
 from tooltune.methods.internalize.evaluate import answer_all, score_answers
 from tooltune.methods.internalize.method import (
     begin_experiment,
@@ -175,23 +175,33 @@ def write_report(out: Path, report: dict, board: _Scoreboard, test: list[TaskIte
     progress(Event("table", table, {"results": report["results"]}))
 
 
-def run_internalize(config: CurriculumConfig, student: str = "smollm2", *, overwrite: bool = False,
-                    progress: Progress = print_messages) -> dict:
+def run_internalize(config: CurriculumConfig, student: str = "smollm2", *, student_adapter: str | Path | None = None,
+                    overwrite: bool = False, progress: Progress = print_messages) -> dict:
     """The task experiment (`InternalizeConfig`) or the profile experiment (`ProfileConfig`) with `student`
-    (smollm2 or a checkpoint directory); the spec and the output directory are checked before anything loads.
-    A teacher or student that fails to load or answer is a RunFailure naming --teacher."""
+    (smollm2 or a checkpoint directory; the profile experiment may start from `student_adapter` merged into it);
+    the spec and the output directory are checked before anything loads. A teacher or student that fails to
+    load or answer is a RunFailure naming --teacher."""
     from tooltune.errors import RunFailure
     from tooltune.models.base import ModelError
 
-    load_student = student_loader(student)
-    check_experiment_dir(config, student, overwrite)
+    load_student = student_loader(student, student_adapter)
+    key = student_key(student, student_adapter)
+    check_experiment_dir(config, key, overwrite)
     try:
         if isinstance(config, ProfileConfig):
             from tooltune.methods.internalize.profile import run_profile_experiment
 
-            return run_profile_experiment(config, load_student, progress, student=student, overwrite=overwrite)
+            return run_profile_experiment(config, load_student, progress, student=key, overwrite=overwrite,
+                                          student_adapter=student_adapter)
+        if student_adapter is not None:
+            raise InternalizeError("student_adapter: only the profile experiment starts from an adapter")
         if isinstance(config, InternalizeConfig):
             return run_task_experiment(config, load_student, progress, student=student, overwrite=overwrite)
     except ModelError as exc:
         raise RunFailure(f"--teacher: {exc}") from exc
     raise TypeError(f"config: expected an InternalizeConfig or a ProfileConfig, got {type(config).__name__}")
+
+
+def student_key(student: str, adapter: str | Path | None) -> str:
+    """How the settings name the student: its spec, plus the adapter merged into it (resolved path)."""
+    return student if adapter is None else f"{student}+{Path(adapter).resolve()}"

@@ -79,20 +79,31 @@ def train_baseline(model: Any, tokenizer: Any, dataset: list[dict], config: Curr
                             names=[subdir.replace("_", "-")])
 
 
-def student_loader(spec: str = "smollm2") -> Any:
-    """A callable returning a fresh (model, tokenizer) each call: `smollm2` (embedded) or a checkpoint directory.
-    A spec that is neither is refused at once, before anything is loaded."""
+def student_loader(spec: str = "smollm2", adapter: str | Path | None = None) -> Any:
+    """A callable returning a fresh (model, tokenizer) each call: `smollm2` (embedded) or a checkpoint directory,
+    with `adapter` (e.g. the agent recipe's tuned agent) merged into its weights when given, so that the
+    student starts from it. A spec or adapter that is neither is refused at once, before anything is loaded."""
     embedded = spec.strip().lower() == "smollm2"
     path = Path(spec).expanduser()
     if not embedded and not (path / "config.json").is_file():
         raise InternalizeError(f"student: expected 'smollm2' or a Hugging Face checkpoint directory, got {spec!r}")
+    if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
+        raise InternalizeError(f"student_adapter: {adapter} is not an adapter directory (no adapter_config.json)")
 
     def load() -> tuple[Any, Any]:
         import torch
 
+        from tooltune.models.hf_local import attach_adapter
         from tooltune.models.registry import load_trainable
 
         torch.manual_seed(0)
-        return load_trainable(spec)
+        model, tokenizer = load_trainable(spec)
+        if adapter is not None:
+            from tooltune.adapters.model import adapter_modules
+
+            model = attach_adapter(model, adapter, merge=True)
+            if adapter_modules(model):
+                raise InternalizeError(f"student_adapter: {adapter} is not a LoRA that can be merged into the student")
+        return model, tokenizer
 
     return load

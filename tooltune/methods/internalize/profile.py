@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,9 @@ from tooltune.methods.internalize.progress import Event, Progress, print_message
 from tooltune.methods.internalize.prompts import compress_for_stage
 from tooltune.methods.internalize.schedule import StagePlan
 from tooltune.models.registry import TrainableLoader
+
+BASE_ADAPTER = "base_adapter"
+"""Folder, inside an internalized adapter, holding the adapter its student started from."""
 
 
 def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[Any]:
@@ -67,17 +71,27 @@ def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[
     return usable
 
 
-def split_cases(cases: list[Any], n_train: int, n_test: int, seed: int) -> tuple[list[Any], list[Any]]:
-    """Held-out instructions first (those with checkable personal key points), the rest for training."""
-    if len(cases) < n_train + n_test:
-        raise InternalizeError(
-            f"n_train + n_test: the user has {len(cases)} instructions with gold trajectories, asked for {n_train} + {n_test}"
-        )
+def split_cases(cases: list[Any], n_train: int, n_test: int, seed: int,
+                test_instructions: list[str] | None = None) -> tuple[list[Any], list[Any]]:
+    """(train, test): held-out instructions first (from `test_instructions` when given, those with checkable
+    personal key points first), then training instructions, never one of `test_instructions`, those sharing
+    the most apps with the held-out ones first (a profile can only be internalized for the apps trained on)."""
     order = list(cases)
     random.Random(seed).shuffle(order)
-    checkable = [c for c in order if any(k.kind == "personal" and k.check for k in c.instruction.keypoints)]
-    test = checkable[:n_test] if len(checkable) >= n_test else order[:n_test]
-    train = [c for c in order if c not in test][:n_train]
+    reserved = set(test_instructions or [])
+    unknown = sorted(reserved - {c.instruction.id for c in cases})
+    if unknown:
+        raise InternalizeError(f"test_instructions: the user has no usable case of {unknown}")
+    pool = [c for c in order if c.instruction.id in reserved] if reserved else order
+    rest = [c for c in order if c.instruction.id not in reserved]
+    if len(pool) < n_test or len(rest) < n_train + (0 if reserved else n_test):
+        raise InternalizeError(f"n_train + n_test: the user has {len(pool)} instructions to hold out and "
+                               f"{len(rest)} to train on (with gold trajectories), asked for {n_train} + {n_test}")
+    checkable = [c for c in pool if any(k.kind == "personal" and k.check for k in c.instruction.keypoints)]
+    test = checkable[:n_test] if len(checkable) >= n_test else pool[:n_test]
+    apps = {a for c in test for a in c.instruction.apps}
+    candidates = [c for c in rest if c not in test]
+    train = sorted(candidates, key=lambda c: -len(apps & set(c.instruction.apps)))[:n_train]  # stable: seeded ties
     return train, test
 
 
@@ -127,16 +141,18 @@ def _evaluator(config: ProfileConfig, tokenizer: Any, test: list[Any], held_out:
 
 
 def run_profile_experiment(config: ProfileConfig, load_student: TrainableLoader, progress: Progress = print_messages,
-                           *, student: str | None = None, overwrite: bool = False) -> dict:
+                           *, student: str | None = None, overwrite: bool = False,
+                           student_adapter: str | Path | None = None) -> dict:
     """Profile internalized (SKIntern decay) vs profile in the prompt vs no profile, on held-out instructions.
 
     `student` names the student `load_student` loads; with the settings it keys the trained stages kept in
-    the output directory (a rerun with other ones is refused unless `overwrite`)."""
+    the output directory (a rerun with other ones is refused unless `overwrite`). `student_adapter`, the
+    adapter `load_student` merges in (if any), is copied into the internalized adapter, which serves on it."""
     from tooltune.sandbox.suite import builtin_suite
 
     compressor_path(config.compressor)
     train, test = split_cases(user_cases(builtin_suite(), config.user, config.apps), config.n_train, config.n_test,
-                              config.seed)
+                              config.seed, config.test_instructions)
     out = begin_experiment(config, student, overwrite)
     clock = time.perf_counter()
     progress(Event("split", f"user {config.user}: training instructions {[c.instruction.id for c in train]}, "
@@ -156,7 +172,8 @@ def run_profile_experiment(config: ProfileConfig, load_student: TrainableLoader,
                 False: [stage_example(c, plans[-1], compressor) for c in test]}
     evaluate = _evaluator(config, tokenizer, test, held_out, count_parameters(model), out, rows, progress)
     evaluate("untrained, profile in prompt", model, True)
-    train_conditions(config, load_student, (model, tokenizer), datasets, evaluate)
+    evaluate("untrained, no profile", model, False)
+    train_conditions(config, load_student, (model, tokenizer), datasets, evaluate, student_adapter)
     report = {"config": config.model_dump(), "train": [c.id for c in train], "test": [c.id for c in test],
               "compressor": compressor.name, "results": rows, "seconds": time.perf_counter() - clock}
     write_profile_report(out, report, progress)
@@ -164,11 +181,15 @@ def run_profile_experiment(config: ProfileConfig, load_student: TrainableLoader,
 
 
 def train_conditions(config: ProfileConfig, load_student: TrainableLoader, loaded: tuple[Any, Any],
-                     datasets: list[list[dict]], evaluate: Callable[[str, Any, bool], None]) -> None:
-    """The internalized student (the loaded model, stage by stage; its adapter records the user) and a fresh
-    control trained as long on profile-free prompts, each evaluated."""
+                     datasets: list[list[dict]], evaluate: Callable[[str, Any, bool], None],
+                     student_adapter: str | Path | None = None) -> None:
+    """The internalized student (the loaded model, stage by stage; its adapter records the user, and holds
+    the adapter the student started from) and a fresh control trained as long on profile-free prompts."""
     model, tokenizer = loaded
-    train_staged(model, tokenizer, datasets, config, metadata=adapter_metadata(config))
+    train_staged(model, tokenizer, datasets, config, metadata=adapter_metadata(config, student_adapter))
+    if student_adapter is not None:
+        shutil.copytree(student_adapter, Path(config.train_config("skintern").output_dir) / "adapter" / BASE_ADAPTER,
+                        dirs_exist_ok=True)
     evaluate("profile internalized, no profile", model, False)
     evaluate("profile internalized, profile in prompt", model, True)
     del model, loaded
@@ -177,10 +198,12 @@ def train_conditions(config: ProfileConfig, load_student: TrainableLoader, loade
     evaluate("trained without profile, no profile", control, False)
 
 
-def adapter_metadata(config: ProfileConfig) -> dict[str, Any]:
+def adapter_metadata(config: ProfileConfig, student_adapter: str | Path | None = None) -> dict[str, Any]:
     """Recorded with the internalized adapter: whose profile it holds, so that it serves that user with no
-    profile in the prompt (`tooltune chat --adapter DIR`, `tooltune bench run --adapter DIR --no-profile`)."""
-    return {"user": config.user, "apps": list(config.apps), "profile_in_prompt": False}
+    profile in the prompt (`tooltune chat --adapter DIR`, `tooltune bench run --adapter DIR --no-profile`), and
+    the adapter it was trained on top of (a copy inside it, merged first when it is loaded)."""
+    stacked = {"base_adapter": BASE_ADAPTER} if student_adapter is not None else {}
+    return {"user": config.user, "apps": list(config.apps), "profile_in_prompt": False, **stacked}
 
 
 def write_profile_report(out: Path, report: dict, progress: Progress) -> None:

@@ -11,17 +11,27 @@ from typing import Any
 from tooltune.train.eval import score_tool_calls
 
 
-def personal_checks(run_dir: Path) -> tuple[int, int]:
-    """(passed, decided) personal key-point checks of a benchmark run."""
+def personal_counts(run_dir: str | Path) -> dict[str, tuple[int, int]]:
+    """(passed, decided) personal key-point checks per case of a benchmark run (summed over its episodes)."""
     from tooltune.bench.store import RunStore
 
-    store = RunStore(run_dir)
+    store = RunStore(Path(run_dir))
     try:
         records = list(store.records())
     finally:
         store.close()
-    decided = [c for r in records for c in r.checks if c.get("kind") == "personal" and c.get("passed") is not None]
-    return sum(bool(c["passed"]) for c in decided), len(decided)
+    counts: dict[str, tuple[int, int]] = {}
+    for record in records:
+        decided = [c for c in record.checks if c.get("kind") == "personal" and c.get("passed") is not None]
+        passed, total = counts.get(record.key.case_id, (0, 0))
+        counts[record.key.case_id] = (passed + sum(bool(c["passed"]) for c in decided), total + len(decided))
+    return counts
+
+
+def personal_checks(run_dir: Path) -> tuple[int, int]:
+    """(passed, decided) personal key-point checks of a benchmark run."""
+    counts = personal_counts(run_dir).values()
+    return sum(p for p, _ in counts), sum(d for _, d in counts)
 
 
 def argument_accuracy(details: list[dict]) -> float:
