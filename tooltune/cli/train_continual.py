@@ -207,3 +207,20 @@ def _run(o: dict[str, Any], tasks: list, configs: list) -> tuple[str, list]:
 def register(app: typer.Typer) -> None:
     """Add the `continual` command to the `train` app."""
     app.command("continual")(continual)
+    app.command("continual-summary")(continual_summary)
+
+
+Reference = Annotated[str, typer.Option(help="The method the others are paired with, order by order.")]
+
+
+def continual_summary(files: Annotated[list[Path], typer.Argument(help="`train continual --json` files; results "
+                                                                    "are grouped by their task order.")],
+                      reference: Reference = "seqlora") -> None:
+    """Mean ± standard error over task orders of AP, F.Ra, BWT and FWT per method, and each method's paired
+    difference from --reference (the same order is the pair)."""
+    from tooltune.methods.continual.summary import read_results, summarize, summary_table
+
+    summary = summarize(read_results(files), reference)
+    for order in summary["orders"]:
+        typer.echo("order: " + " -> ".join(order))
+    typer.echo(summary_table(summary))
