@@ -39,8 +39,9 @@ def turn_spans(labels: torch.Tensor) -> list[tuple[int, int]]:
 def predicted_turns(model: nn.Module, tokenizer: Any, examples: Sequence[Example], max_length: int = 1024,
                     batch_size: int = 4, bf16: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(argmax prediction, gold tokens) of every assistant turn, with the gold conversation as the prefix;
-    `bf16` runs the forward passes under bf16 autocast (as `--bf16` training does)."""
-    encoded = encode_examples(tokenizer, examples, max_length)
+    `bf16` runs the forward passes under bf16 autocast (as `--bf16` training does). Examples are batched in
+    order of length (less padding), so the turns come in that order."""
+    encoded = sorted(encode_examples(tokenizer, examples, max_length), key=lambda e: len(e["input_ids"]))
     if not encoded:
         raise ValueError("examples: none has an assistant turn left after truncation")
     collate = PaddingCollator(pad_token_id(tokenizer))
