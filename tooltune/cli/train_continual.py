@@ -67,7 +67,8 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the task order, c
 JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write matrices and metrics as JSON here.")]
 
 
-def _split(value: str) -> list[str]:
+def comma_list(value: str) -> list[str]:
+    """The non-empty items of a comma-separated option."""
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
@@ -116,13 +117,13 @@ def _load_tasks(o: dict[str, Any]) -> list:
     from tooltune.methods.continual.cl_benchmark import load_cl_task
     from tooltune.train.settings import SettingsError
 
-    names = _split(o["tasks"])
+    names = comma_list(o["tasks"])
     if not names:
         raise SettingsError("--tasks: name at least one task")
     if o["cl_benchmark"] is not None:
         return [ContinualTask(n, load_cl_task(o["cl_benchmark"], n, "train", o["max_train"]),
                               load_cl_task(o["cl_benchmark"], n, "test", o["test_size"])) for n in names]
-    test_names = _split(o["test_tasks"]) if o["test_tasks"] else None
+    test_names = comma_list(o["test_tasks"]) if o["test_tasks"] else None
     missing = [n for n in names + (test_names or []) if not Path(n).is_file()]
     if missing:
         raise SettingsError(f"--tasks/--test-tasks: no such task file(s): {missing}")
@@ -136,7 +137,7 @@ def _configs(o: dict[str, Any]) -> list:
     from tooltune.methods.continual import METHODS, ContinualConfig
     from tooltune.train.settings import SettingsError, settings_error
 
-    methods, targets = _split(o["method"]), _split(o["target_modules"])
+    methods, targets = comma_list(o["method"]), comma_list(o["target_modules"])
     bad = [m for m in methods if m not in METHODS]
     if not methods or bad:
         raise SettingsError(f"--method: unknown method(s) {bad or o['method']!r}; expected {METHOD_HELP}")

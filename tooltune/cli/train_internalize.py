@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tooltune.cli.train_continual import comma_list
+
 from tooltune.methods.internalize import defaults as d
 
 if TYPE_CHECKING:
@@ -99,8 +101,8 @@ def build_config(knowledge: KnowledgeKind, output_dir: Path, options: dict[str, 
     if knowledge is KnowledgeKind.profile:
         if not given.get("user"):
             raise SettingsError("--user: required with --knowledge profile")
-        given["apps"] = _split(given.get("apps", ""))
-        given["test_instructions"] = _split(given.get("test_instructions", ""))
+        given["apps"] = comma_list(given.get("apps", ""))
+        given["test_instructions"] = comma_list(given.get("test_instructions", ""))
         drop, kind = ("rules", "examples", "rationales", "knowledge_candidates", "teacher", "retriever"), ProfileConfig
     else:
         drop, kind = ("user", "apps", "max_turns", "test_instructions"), InternalizeConfig
@@ -129,7 +131,7 @@ def internalize(knowledge: Knowledge = KnowledgeKind.rules, user: User = None, a
                "knowledge_candidates": knowledge_candidates, "retriever": retriever, "compressor": compressor,
                "lora_r": lora_r, "learning_rate": learning_rate, "batch_size": batch_size, "seed": seed,
                "max_turns": max_turns, "test_instructions": test_instructions, "bf16": bf16 or None}
-    users = _split(user or "")
+    users = comma_list(user or "")
     if knowledge is KnowledgeKind.profile and len(users) > 1:
         from tooltune.methods.internalize.profile_pool import run_profile_users
 
@@ -144,10 +146,6 @@ def internalize(knowledge: Knowledge = KnowledgeKind.rules, user: User = None, a
     run_internalize(config, student, student_adapter=student_adapter, overwrite=overwrite,
                     progress=lambda event: typer.echo(event.message))
     typer.echo(f"report: {output_dir / 'report.json'}")
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def register(app: typer.Typer) -> None:

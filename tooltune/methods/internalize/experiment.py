@@ -184,6 +184,8 @@ def run_internalize(config: CurriculumConfig, student: str = "smollm2", *, stude
     from tooltune.errors import RunFailure
     from tooltune.models.base import ModelError
 
+    if student_adapter is not None and not isinstance(config, ProfileConfig):
+        raise InternalizeError("student_adapter: only the profile experiment starts from an adapter")
     load_student = student_loader(student, student_adapter)
     key = student_key(student, student_adapter)
     check_experiment_dir(config, key, overwrite)
@@ -193,8 +195,6 @@ def run_internalize(config: CurriculumConfig, student: str = "smollm2", *, stude
 
             return run_profile_experiment(config, load_student, progress, student=key, overwrite=overwrite,
                                           student_adapter=student_adapter)
-        if student_adapter is not None:
-            raise InternalizeError("student_adapter: only the profile experiment starts from an adapter")
         if isinstance(config, InternalizeConfig):
             return run_task_experiment(config, load_student, progress, student=student, overwrite=overwrite)
     except ModelError as exc:

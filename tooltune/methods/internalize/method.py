@@ -87,8 +87,10 @@ def student_loader(spec: str = "smollm2", adapter: str | Path | None = None) -> 
     path = Path(spec).expanduser()
     if not embedded and not (path / "config.json").is_file():
         raise InternalizeError(f"student: expected 'smollm2' or a Hugging Face checkpoint directory, got {spec!r}")
-    if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
-        raise InternalizeError(f"student_adapter: {adapter} is not an adapter directory (no adapter_config.json)")
+    from tooltune.adapters.io import CONFIG_NAME
+
+    if adapter is not None and not (Path(adapter) / CONFIG_NAME).is_file():
+        raise InternalizeError(f"student_adapter: {adapter} is not an adapter directory (no {CONFIG_NAME})")
 
     def load() -> tuple[Any, Any]:
         import torch

@@ -50,10 +50,8 @@ def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[
     """
     from tooltune.sandbox.reference import gold_trajectory
 
-    known = sorted({c.user.id for c in suite.cases})
+    check_users(suite, [user_id])
     cases = [c for c in suite.cases if c.user.id == user_id]
-    if not cases:
-        raise InternalizeError(f"user: no sandbox user {user_id!r}; known users: {', '.join(known)}")
     if apps:
         known_apps = sorted({a for c in cases for a in c.instruction.apps})
         unknown = sorted(set(apps) - set(known_apps))
@@ -69,6 +67,15 @@ def user_cases(suite: Any, user_id: str, apps: list[str] | None = None) -> list[
             continue
         usable.append(case)
     return usable
+
+
+def check_users(suite: Any, user_ids: list[str]) -> None:
+    """Refuse (InternalizeError naming them) user ids the suite has no case of."""
+    known = sorted({c.user.id for c in suite.cases})
+    unknown = [u for u in user_ids if u not in known]
+    if unknown:
+        named = repr(unknown[0]) if len(user_ids) == 1 else str(unknown)
+        raise InternalizeError(f"user: no sandbox user {named}; known users: {', '.join(known)}")
 
 
 def split_cases(cases: list[Any], n_train: int, n_test: int, seed: int,

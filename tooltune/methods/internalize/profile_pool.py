@@ -29,16 +29,13 @@ def run_profile_users(configs: Sequence[ProfileConfig], out: str | Path, student
     """The profile experiment for each config's user in turn (each in its own output directory, resumable),
     then the pooled comparison written to `out/pooled.json` and `out/pooled.txt`."""
     from tooltune.methods.internalize.experiment import run_internalize
+    from tooltune.methods.internalize.profile import check_users
+    from tooltune.sandbox.suite import builtin_suite
 
     users = [c.user for c in configs]
     if len(set(users)) != len(users):
         raise InternalizeError(f"user: each user once, got {users}")
-    from tooltune.sandbox.suite import builtin_suite
-
-    known = sorted({u.id for u in builtin_suite().users})
-    unknown = [u for u in users if u not in known]
-    if unknown:  # before the first user trains
-        raise InternalizeError(f"user: no sandbox user {unknown}; known users: {', '.join(known)}")
+    check_users(builtin_suite(), users)  # before the first user trains
     reports = []
     for config in configs:
         progress(Event("user", f"== user {config.user} ==", {"user": config.user}))
