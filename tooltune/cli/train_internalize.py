@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tooltune.cli.train_continual import comma_list
-
 from tooltune.methods.internalize import defaults as d
 
 if TYPE_CHECKING:
