@@ -36,7 +36,16 @@ AGGREGATE_HELP = ("dot (the paper's: |theta^T dL/dtheta| over the data) | sum | 
 ROUTING_HELP = ("contrast (the paper's: general input to the backbone route, tool input to the experts) | balance "
                 "(Switch load balance)")
 
-Data = Annotated[Path, typer.Option("--data", exists=True, dir_okay=False, help="Training SFT JSONL ({messages, tools}).")]
+Data = Annotated[Path | None, typer.Option("--data", exists=True, dir_okay=False, help="Training SFT JSONL "
+                 "({messages, tools}); or --sandbox.")]
+Sandbox = Annotated[bool, typer.Option("--sandbox", help="Instead of --data: the sandbox's gold trajectories with the "
+                    "agent recipe's split (train on seen instructions x seen users; hold out --max-eval cases of "
+                    "held-out instructions x held-out users, the same for every seed).")]
+Bench = Annotated[bool, typer.Option("--bench", help="Also run every method through the benchmark on the held-out "
+                  "cases (needs --sandbox; the agent recipe's benchmark settings) and report its checks.")]
+Seeds = Annotated[str | None, typer.Option("--seeds", help="Several training seeds, e.g. 0,1 (instead of --seed): one "
+                  "comparison per seed in OUT/seedN, then OUT/summary.md with the mean over seeds and paired "
+                  "differences (retention against base, tool use against LoRA).")]
 EvalData = Annotated[Path | None, typer.Option("--eval-data", exists=True, dir_okay=False, help="Held-out SFT JSONL "
                      "for tool-call accuracy (default: the last --eval-size examples of --data, not trained on).")]
 Out = Annotated[Path, typer.Option("--out", help="Output directory; rerunning with the same options resumes, with "
@@ -66,7 +75,8 @@ TaskItems = Annotated[int, typer.Option(min=0, help="Zero-shot items per held-ou
 Seed = Annotated[int, typer.Option(min=0, max=2**32 - 1)]
 
 
-def citi(data: Data, eval_data: EvalData = None, out: Out = Path("runs/citi"), overwrite: Overwrite = False,
+def citi(data: Data = None, sandbox: Sandbox = False, bench: Bench = False, seeds: Seeds = None,
+         eval_data: EvalData = None, out: Out = Path("runs/citi"), overwrite: Overwrite = False,
          model: Model = "smollm2", method: Method = "citi", eval_size: EvalSize = 16, max_train: MaxRows = None,
          max_eval: MaxRows = None, calls_per_example: Calls = 0, epochs: Epochs = T.epochs, lr: Num = T.learning_rate,
          full_lr: Num = C.full_learning_rate, batch_size: Pos = T.batch_size, grad_accum: Pos = T.grad_accum,
@@ -84,16 +94,56 @@ def citi(data: Data, eval_data: EvalData = None, out: Out = Path("runs/citi"), o
     baselines on tool rows mixed with general rows, then score tool-call accuracy on held-out conversations and
     retention (perplexity + cloze on held-out prose, zero-shot held-out tasks), each with its standard error.
 
-    Example: tooltune train citi --data sft.jsonl --eval-data heldout.jsonl --method all --out runs/citi
+    Example: tooltune train citi --sandbox --bench --method all --seeds 0,1 --bf16 --out runs/citi
     """
     values = dict(locals())
-    from tooltune.methods.citi.experiment import comparison_data, run_comparison
+    from tooltune.methods.citi.experiment import comparison_data, run_comparison, sandbox_comparison_data
+    from tooltune.methods.citi.seeds import run_seeds, summary_table
 
-    options = {field: values[name.lstrip("-").replace("-", "_")] for field, name in OPTIONS.items()}
-    settings, methods = build_settings(options), parse_methods(method)
-    train, held_out = comparison_data(data, eval_data, eval_size, calls_per_example, max_train, max_eval, seed)
-    comparison = run_comparison(methods, model, train, held_out, out, settings, overwrite, log=typer.echo)
-    typer.echo(comparison.table())
+    check_sources(data, sandbox, bench, eval_data)
+    seed_list = parse_seeds(seeds) if seeds is not None else [seed]
+    methods = parse_methods(method)
+
+    def data_for(run_seed: int) -> tuple[list, list, CompareSettings]:
+        options = {field: values[name.lstrip("-").replace("-", "_")] for field, name in OPTIONS.items()}
+        settings = build_settings({**options, "training.train.seed": run_seed})
+        if not sandbox:
+            train, held_out = comparison_data(data, eval_data, eval_size, calls_per_example, max_train, max_eval,
+                                              run_seed)
+            return train, held_out, settings
+        train, held_out, case_ids = sandbox_comparison_data(calls_per_example, max_train, max_eval, run_seed)
+        return train, held_out, settings.model_copy(update={"bench_cases": case_ids if bench else []})
+
+    if seeds is None:
+        train, held_out, settings = data_for(seed)
+        comparison = run_comparison(methods, model, train, held_out, out, settings, overwrite, log=typer.echo)
+        typer.echo(comparison.table())
+        return
+    summary = run_seeds(methods, model, seed_list, data_for, out, overwrite, log=typer.echo)
+    typer.echo(summary_table(summary))
+
+
+def check_sources(data: Path | None, sandbox: bool, bench: bool, eval_data: Path | None) -> None:
+    """One source of rows, and the benchmark only where its held-out cases are known never to be trained on."""
+    from tooltune.train.settings import SettingsError
+
+    if (data is None) == (not sandbox):
+        raise SettingsError("--data / --sandbox: give exactly one source of training rows")
+    if sandbox and eval_data is not None:
+        raise SettingsError("--eval-data: --sandbox holds out the agent recipe's evaluation cases itself")
+    if bench and not sandbox:
+        raise SettingsError("--bench: needs --sandbox (rows of --data may hold the benchmark's held-out cases)")
+
+
+def parse_seeds(seeds: str) -> list[int]:
+    """The distinct seeds of --seeds, in order; SettingsError for anything else."""
+    from tooltune.cli.train_continual import comma_list
+    from tooltune.train.settings import SEED_MAX, SettingsError
+
+    items = comma_list(seeds)
+    if not items or not all(i.isdigit() and int(i) <= SEED_MAX for i in items) or len(set(items)) != len(items):
+        raise SettingsError(f"--seeds: give distinct seeds 0..{SEED_MAX} separated by commas, got {seeds!r}")
+    return [int(i) for i in items]
 
 
 def parse_methods(method: str) -> list[str]:

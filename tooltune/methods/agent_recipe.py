@@ -182,7 +182,7 @@ def train_agent(config: AgentRecipeConfig, examples: list[dict[str, Any]], out: 
     """Train one method on the SFT rows; returns (model spec, adapter dir or None, facts) for the benchmark."""
     import torch
 
-    from tooltune.methods.citi.experiment import load_model_spec, train_method
+    from tooltune.methods.citi.experiment import load_model_spec, method_model, train_method
     from tooltune.models.dtype import resolve_dtype
 
     bf16 = resolve_dtype(config.dtype) == torch.bfloat16
@@ -193,12 +193,7 @@ def train_agent(config: AgentRecipeConfig, examples: list[dict[str, Any]], out: 
     started = time.perf_counter()
     facts = train_method(config.method, model, tokenizer, examples, train_dir, settings)
     facts.update(train_seconds=round(time.perf_counter() - started, 1), bf16_autocast=bf16)
-    if config.method == "full":
-        target = train_dir / "model"
-        model.save_pretrained(target)
-        tokenizer.save_pretrained(target)
-        return str(target), None, facts
-    return config.model, str(train_dir / "adapter"), facts
+    return (*method_model(config.method, model, tokenizer, train_dir, config.model), facts)
 
 
 def bench_config(config: AgentRecipeConfig, model: str, adapter: str | None, case_ids: list[str]) -> Any:

@@ -107,3 +107,7 @@ class CompareSettings(BaseModel):
     retention_window: int = Field(256, ge=16)
     cloze_items: int = Field(60, ge=1)
     task_items: int = Field(100, ge=0, description="zero-shot items per held-out general task (0: none)")
+    eval_seed: int = Field(0, ge=0, description="draws the cloze and held-out task items; apart from the training "
+                           "seed, so that every training seed is scored on the same items")
+    bench_cases: list[str] = Field(default_factory=list, description="benchmark case ids each method also runs "
+                                   "(the agent recipe's held-out cases; empty: no benchmark)")

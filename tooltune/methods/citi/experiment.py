@@ -1,6 +1,7 @@
 """One command, one table: base model, plain LoRA, full fine-tuning and CITI trained on the same rows (tool
-rows mixed with general rows) and scored the same way: tool-call accuracy on held-out conversations, and
-retention of general ability on what nothing trains or selects on, with standard errors.
+rows mixed with general rows) and scored the same way: tool-call accuracy on held-out conversations, the
+benchmark's checks on held-out cases (when `CompareSettings.bench_cases` names them), and retention of general
+ability on what nothing trains or selects on, with standard errors.
 
 Each method starts from a freshly loaded model and writes `OUT/<method>/result.json`; a rerun with the same
 settings, model and data (`OUT/settings.json`) skips methods that already have a result and resumes an
@@ -89,6 +90,35 @@ def train_method(method: str, model: nn.Module, tokenizer: Any, train: Sequence[
     return {"trainable_parameters": results[0].trainable_parameters, "train_loss": results[-1].train_loss}
 
 
+def method_model(method: str, model: nn.Module, tokenizer: Any, out: Path, spec: str) -> tuple[str, str | None]:
+    """(model spec, adapter dir or None) that loads `model` as `train_method` left it, for the benchmark: the
+    spec itself for base, the saved adapter for LoRA and CITI, a checkpoint saved in `out/model` for full tuning."""
+    if method == "base":
+        return spec, None
+    if method == "full":
+        target = out / "model"
+        model.save_pretrained(target)
+        tokenizer.save_pretrained(target)
+        return str(target), None
+    return spec, str(out / "adapter")
+
+
+def bench_method(spec: str, adapter: str | None, settings: CompareSettings, run_dir: Path) -> dict[str, Any]:
+    """Run (or resume) the benchmark on `settings.bench_cases` with the agent recipe's settings (at bf16 when the
+    comparison trains in bf16); the mean checks, personal checks and success with their standard errors."""
+    from tooltune.methods.agent_recipe import AgentRecipeConfig, bench_config, run_bench_side
+
+    recipe = AgentRecipeConfig(dtype="bfloat16" if settings.training.train.bf16 else "float32",
+                               seed=settings.training.train.seed)
+    summary = run_bench_side(bench_config(recipe, spec, adapter, list(settings.bench_cases)), run_dir, False)
+    (overall,) = [group["overall"] for group in summary["groups"].values()]
+    row: dict[str, Any] = {"bench_cases": len(settings.bench_cases)}
+    for key in BENCH_NUMBERS:
+        stat = overall.get(key) or {"mean": 0.0, "se": 0.0}
+        row[f"bench_{key}"], row[f"bench_{key}_se"] = stat["mean"], stat["se"]
+    return row
+
+
 def general_data(load: TrainableLoader, config: GeneralDataConfig, tool_rows: int, seed: int) -> dict[str, list[Example]]:
     """General rows for a mix with `tool_rows` tool rows, an equal part (rounded up) from each source: each CL
     benchmark training task (when its folder is given) and the base model's answers to general prompts (replay)."""
@@ -113,16 +143,20 @@ def held_out_tasks(config: GeneralDataConfig) -> list[list[Example]]:
     return [load_cl_task(config.cl_root, task, "test") for task in config.held_out_tasks]
 
 
+BENCH_NUMBERS = ("checks", "checks_personal", "success", "malformed")
+"""The benchmark's per-case means a result row keeps (as bench_<name> and bench_<name>_se)."""
 ROW_NUMBERS = ("exact_accuracy", "exact_accuracy_se", "name_accuracy", "no_call_rate", "general_perplexity",
                "general_perplexity_se", "cloze_accuracy", "cloze_accuracy_se", "trainable_parameters",
                "train_seconds", "positions", "cloze_items")
 """What a result row holds besides its method (what the table shows)."""
 
 
-def complete_row(row: dict[str, Any], method: str) -> bool:
-    """Whether a cached result row is whole: this method's, with every number the table shows."""
+def complete_row(row: dict[str, Any], method: str, bench: bool = False) -> bool:
+    """Whether a cached result row is whole: this method's, with every number the table shows (the benchmark's
+    too when `bench`)."""
+    keys = (*ROW_NUMBERS, *(f"bench_{k}" for k in BENCH_NUMBERS)) if bench else ROW_NUMBERS
     return row.get("method") == method and all(
-        isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool) for key in ROW_NUMBERS)
+        isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool) for key in keys)
 
 
 def score_method(model: nn.Module, tokenizer: Any, evaluate: Sequence[Example], general: General,
@@ -134,7 +168,7 @@ def score_method(model: nn.Module, tokenizer: Any, evaluate: Sequence[Example], 
     p = tools.exact_accuracy
     retention = retention_check(model, tokenizer, window=settings.retention_window,
                                 max_windows=settings.retention_windows, cloze_count=settings.cloze_items,
-                                seed=settings.training.train.seed, tasks=held_out_tasks(settings.general),
+                                seed=settings.eval_seed, tasks=held_out_tasks(settings.general),
                                 task_count=settings.task_items)
     row = {**tools.summary(), "exact_accuracy_se": math.sqrt(p * (1 - p) / tools.positions), **retention.summary()}
     if any(hasattr(m, "router") for m in model.modules()):
@@ -147,13 +181,14 @@ def score_method(model: nn.Module, tokenizer: Any, evaluate: Sequence[Example], 
 
 
 def run_method(method: str, load: TrainableLoader, train: Sequence[Example], evaluate: Sequence[Example],
-               general: General, out_dir: Path, settings: CompareSettings) -> dict[str, Any]:
+               general: General, out_dir: Path, settings: CompareSettings, spec: str | None = None) -> dict[str, Any]:
     """Train (unless base) and score one method; cached in `out_dir/method/result.json` (a damaged one counts
-    as missing: the method resumes from its finished stages and is scored again)."""
+    as missing: the method resumes from its finished stages and is scored again). With `settings.bench_cases`,
+    `spec` names the model the benchmark loads (with the method's adapter or checkpoint) into `out_dir/method/bench`."""
     out = out_dir / method
     done = out / "result.json"
     cached = read_json_object(done)
-    if cached is not None and complete_row(cached, method):
+    if cached is not None and complete_row(cached, method, bool(settings.bench_cases)):
         return cached
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load()
@@ -161,6 +196,10 @@ def run_method(method: str, load: TrainableLoader, train: Sequence[Example], eva
     facts = train_method(method, model, tokenizer, train, out, settings.training, general)
     trained = time.perf_counter()
     scores = score_method(model, tokenizer, evaluate, general, settings, out)
+    if settings.bench_cases:
+        if spec is None:
+            raise ValueError("bench_cases: the benchmark needs the model's spec (compare_methods(model=...))")
+        scores.update(bench_method(*method_model(method, model, tokenizer, out, spec), settings, out / "bench"))
     row = {"method": method, **scores, **facts, "train_seconds": round(trained - started, 1),
            "eval_seconds": round(time.perf_counter() - trained, 1)}
     write_json_atomic(done, row)
@@ -219,7 +258,7 @@ def compare_methods(methods: Sequence[str], load: TrainableLoader, train: Sequen
     begin_run(out, comparison_key(settings, train, evaluate, model), owned=OWNED, overwrite=overwrite)
     seed = settings.training.train.seed
     general = cached_general(out / "general.json", lambda: general_data(load, settings.general, len(train), seed))
-    rows = [run_method(m, load, train, evaluate, general, out, settings) for m in methods]
+    rows = [run_method(m, load, train, evaluate, general, out, settings, model) for m in methods]
     write_json_atomic(out / "results.json", rows)
     write_text_atomic(out / "table.md", results_table(rows))
     return Comparison(rows, out)
@@ -234,17 +273,20 @@ def _with_se(row: Mapping[str, Any], key: str, digits: int) -> str:
 
 def results_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Markdown table of the comparison (± one standard error)."""
-    lines = ["| method | tool call exact | tool name | no call | general ppl | cloze acc | held-out tasks acc | "
-             "trainable params | train s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    bench = any("bench_checks" in r for r in rows)
+    lines = ["| method | tool call exact | tool name | no call | " + ("bench checks | " if bench else "") +
+             "general ppl | cloze acc | held-out tasks acc | trainable params | train s |",
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if bench else "")]
     for r in rows:
         lines.append(f"| {r['method']} | {_with_se(r, 'exact_accuracy', 3)} | {r['name_accuracy']:.3f} | "
-                     f"{r['no_call_rate']:.3f} | {_with_se(r, 'general_perplexity', 2)} | "
+                     f"{r['no_call_rate']:.3f} | " + (f"{_with_se(r, 'bench_checks', 3)} | " if bench else "") +
+                     f"{_with_se(r, 'general_perplexity', 2)} | "
                      f"{_with_se(r, 'cloze_accuracy', 3)} | {_with_se(r, 'task_accuracy', 3)} | "
                      f"{r['trainable_parameters']:,} | {r['train_seconds']:.0f} |")
     first = rows[0] if rows else {}
+    cases = f"; bench: {first['bench_cases']} held-out cases" if bench and "bench_cases" in first else ""
     lines.append(f"\n{first.get('positions', 0)} held-out tool-calling positions; cloze: {first.get('cloze_items', 0)} "
-                 f"four-way items (chance 0.25); held-out tasks: {first.get('task_items', 0)} zero-shot items.\n")
+                 f"four-way items (chance 0.25); held-out tasks: {first.get('task_items', 0)} zero-shot items{cases}.\n")
     return "\n".join(lines)
 
 
@@ -275,6 +317,25 @@ def comparison_data(data: Path, eval_data: Path | None, eval_size: int, calls_pe
         raise SFTDataError(f"{eval_data or data}: the held-out examples{cut} have no assistant turn with tool_calls "
                            "to score")
     return train, held_out
+
+
+def sandbox_comparison_data(calls_per_example: int = 0, max_train: int | None = None, max_eval: int | None = None,
+                            seed: int = 0) -> tuple[list[Example], list[Example], list[str]]:
+    """(training rows, held-out rows, held-out case ids) from the sandbox with the agent recipe's default split:
+    the gold trajectories of its training cases (seen instructions x seen users, with its answer requests; a
+    `seed`ed subset of `max_train`) and of `max_eval` of its evaluation cases (held-out instructions x held-out
+    users). The split and the held-out cases do not depend on `seed`, so every seed scores the same cases."""
+    from tooltune.methods.agent_recipe import AgentRecipeConfig, recipe_split, with_answer_requests
+    from tooltune.sandbox.export import sft_records
+    from tooltune.sandbox.suite import builtin_suite
+
+    suite = builtin_suite()
+    recipe = AgentRecipeConfig(eval_cases=max_eval)
+    split = recipe_split(suite.cases, recipe)
+    rows = with_answer_requests(list(sft_records(split.train, suite)), recipe.answer_requests, seed)
+    train = prepare_examples(rows, calls_per_example, max_train, seed)
+    held_out = prepare_examples(list(sft_records(split.evaluation, suite)), calls_per_example)
+    return train, held_out, [case.id for case in split.evaluation]
 
 
 def run_comparison(methods: Sequence[str], model: str, train: Sequence[Example], evaluate: Sequence[Example],
