@@ -20,6 +20,9 @@ from tooltune.methods.internalize.progress import Event, Progress, print_message
 
 REFERENCE = "untrained, profile in prompt"
 """The condition the others are compared with: the starting agent reading the profile in its prompt."""
+CONTROL = "trained without profile, no profile"
+"""The second reference: the same agent trained on the same trajectories without the profile (what the
+internalized profile adds over the training itself)."""
 RESAMPLES = 10_000
 
 
@@ -27,7 +30,8 @@ def run_profile_users(configs: Sequence[ProfileConfig], out: str | Path, student
                       student_adapter: str | Path | None = None, overwrite: bool = False,
                       progress: Progress = print_messages) -> dict:
     """The profile experiment for each config's user in turn (each in its own output directory, resumable),
-    then the pooled comparison written to `out/pooled.json` and `out/pooled.txt`."""
+    then the pooled comparison against the profile in the prompt (`out/pooled.json`) and against the control
+    trained without the profile (`out/pooled_vs_control.json`), both tables in `out/pooled.txt`."""
     from tooltune.methods.internalize.experiment import run_internalize
     from tooltune.methods.internalize.profile import check_users
     from tooltune.sandbox.suite import builtin_suite
@@ -41,11 +45,12 @@ def run_profile_users(configs: Sequence[ProfileConfig], out: str | Path, student
         progress(Event("user", f"== user {config.user} ==", {"user": config.user}))
         reports.append(run_internalize(config, student, student_adapter=student_adapter, overwrite=overwrite,
                                        progress=progress))
-    pooled = pooled_comparison(reports)
+    pooled, against_control = pooled_comparison(reports), pooled_comparison(reports, CONTROL)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "pooled.json").write_text(json.dumps(pooled, indent=2) + "\n")
-    table = pooled_table(pooled)
+    (out / "pooled_vs_control.json").write_text(json.dumps(against_control, indent=2) + "\n")
+    table = pooled_table(pooled) + "\n\n" + pooled_table(against_control)
     (out / "pooled.txt").write_text(table + "\n")
     progress(Event("table", table, {"pooled": pooled}))
     return pooled
