@@ -19,6 +19,7 @@ from tooltune.models.types import AssistantMessage, ToolCall
 from tooltune.train.data import PaddingCollator, encode_examples
 from tooltune.train.eval import (
     ChoiceItem,
+    choice_scores,
     multiple_choice_accuracy,
     perplexity,
     score_tool_calls,
@@ -96,8 +97,9 @@ class _PrefersToken(nn.Module):
         with torch.no_grad():
             self.bias[token] = 5.0
 
-    def forward(self, input_ids, attention_mask=None):
-        return SimpleNamespace(logits=self.bias.expand(*input_ids.shape, -1))
+    def forward(self, input_ids, attention_mask=None, use_cache=None, past_key_values=None):
+        cache = SimpleNamespace(batch_repeat_interleave=lambda repeats: None)
+        return SimpleNamespace(logits=self.bias.expand(*input_ids.shape, -1), past_key_values=cache)
 
 
 def test_multiple_choice_picks_the_most_likely_continuation() -> None:
@@ -108,6 +110,22 @@ def test_multiple_choice_picks_the_most_likely_continuation() -> None:
     wrong = [ChoiceItem("play some", [" rock", " jazz", " music"], answer=0)]
     assert multiple_choice_accuracy(model, tok, right) == 1.0
     assert multiple_choice_accuracy(model, tok, right + wrong) == 0.75
+
+
+def test_choice_scores_with_the_shared_context_equal_whole_sequence_log_likelihoods() -> None:
+    tok = tiny_tokenizer()
+    model = tiny_llama(len(tok)).eval()
+    item = ChoiceItem("the weather in paris is", [" sunny", " rain and wind", " cold"], answer=0)
+    context = tok(item.context, add_special_tokens=False)["input_ids"]
+    expected = []
+    for choice in item.choices:
+        ids = context + tok(choice, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, :-1].float(), dim=-1)
+        token_lp = logprobs.gather(-1, torch.tensor(ids[1:]).unsqueeze(-1)).squeeze(-1)
+        expected.append(float(token_lp[len(context) - 1:].sum()))
+    assert len({len(tok(c, add_special_tokens=False)["input_ids"]) for c in item.choices}) > 1  # padding is used
+    assert choice_scores(model, tok, item) == pytest.approx(expected, abs=1e-4)
 
 
 def test_retention_text_halves_are_disjoint_and_cloze_is_deterministic() -> None:

@@ -137,24 +137,38 @@ class ChoiceItem:
 
 
 @torch.no_grad()
+def choice_scores(model: nn.Module, tokenizer: Any, item: ChoiceItem) -> list[float]:
+    """The summed log-likelihood of each choice after the context. The context runs once; its KV cache is
+    repeated for the choices, which run as one right-padded batch."""
+    device = next(model.parameters()).device
+    context = tokenizer(item.context, add_special_tokens=False)["input_ids"]
+    choices = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in item.choices]
+    if not context or not all(choices):
+        raise ValueError("item: the context and every choice need at least one token")
+    out = model(input_ids=torch.tensor([context], device=device), use_cache=True)
+    first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(len(choices))
+    width = max(len(c) for c in choices)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    batch = torch.tensor([c + [pad] * (width - len(c)) for c in choices], device=device)
+    mask = torch.tensor([[1] * (len(context) + len(c)) + [0] * (width - len(c)) for c in choices], device=device)
+    logits = model(input_ids=batch, attention_mask=mask, past_key_values=cache).logits[:, :-1]
+    rest = torch.log_softmax(logits.float(), dim=-1).gather(-1, batch[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return [float(first[c[0]] + rest[i, :len(c) - 1].sum()) for i, c in enumerate(choices)]
+
+
 def multiple_choice_accuracy(model: nn.Module, tokenizer: Any, items: Sequence[ChoiceItem]) -> float:
     """Share of items whose correct choice has the highest summed log-likelihood after the context."""
     if not items:
         raise ValueError("items: nothing to score")
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    correct = 0
-    for item in items:
-        context = tokenizer(item.context, add_special_tokens=False)["input_ids"]
-        rows = [context + tokenizer(c, add_special_tokens=False)["input_ids"] for c in item.choices]
-        width = max(len(r) for r in rows)
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        batch = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
-        logprobs = torch.log_softmax(model(input_ids=batch, attention_mask=mask).logits[:, :-1].float(), dim=-1)
-        token_lp = logprobs.gather(-1, batch[:, 1:].unsqueeze(-1)).squeeze(-1)
-        scores = [float(token_lp[i, len(context) - 1:len(r) - 1].sum()) for i, r in enumerate(rows)]
-        correct += int(max(range(len(scores)), key=scores.__getitem__) == item.answer)
-    model.train(was_training)
+    try:
+        correct = 0
+        for item in items:
+            scores = choice_scores(model, tokenizer, item)
+            correct += int(max(range(len(scores)), key=scores.__getitem__) == item.answer)
+    finally:
+        model.train(was_training)
     return correct / len(items)

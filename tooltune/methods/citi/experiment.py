@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from tooltune.adapters import inject_adapters, save_adapter
@@ -166,10 +167,12 @@ def score_method(model: nn.Module, tokenizer: Any, evaluate: Sequence[Example], 
                                max_new_tokens=settings.eval_max_new_tokens)
     write_text_atomic(out / "tool_calls.jsonl", "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in tools.details))
     p = tools.exact_accuracy
-    retention = retention_check(model, tokenizer, window=settings.retention_window,
-                                max_windows=settings.retention_windows, cloze_count=settings.cloze_items,
-                                seed=settings.eval_seed, tasks=held_out_tasks(settings.general),
-                                task_count=settings.task_items)
+    with torch.autocast(device_type=next(model.parameters()).device.type, dtype=torch.bfloat16,
+                        enabled=settings.training.train.bf16):  # as training ran; scoring only, no generation
+        retention = retention_check(model, tokenizer, window=settings.retention_window,
+                                    max_windows=settings.retention_windows, cloze_count=settings.cloze_items,
+                                    seed=settings.eval_seed, tasks=held_out_tasks(settings.general),
+                                    task_count=settings.task_items)
     row = {**tools.summary(), "exact_accuracy_se": math.sqrt(p * (1 - p) / tools.positions), **retention.summary()}
     if any(hasattr(m, "router") for m in model.modules()):
         max_length = settings.training.train.max_length
