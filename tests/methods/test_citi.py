@@ -116,7 +116,8 @@ def test_after_stage_one_tool_input_puts_more_router_mass_on_the_experts(tmp_pat
 
 
 def test_comparison_gives_citi_the_same_adapter_epochs_and_prepares_rows() -> None:
-    from tooltune.methods.citi.experiment import citi_for, prepare_examples, results_table
+    from tooltune.methods.citi.experiment import prepare_examples, results_table
+    from tooltune.methods.citi.training import citi_for
 
     training = MethodTraining(train=TrainConfig(output_dir=".", epochs=1.5, max_length=300))
     scaled = citi_for(training)
@@ -137,7 +138,7 @@ def test_comparison_gives_citi_the_same_adapter_epochs_and_prepares_rows() -> No
 
 def test_the_seed_makes_lora_training_reproducible(tmp_path) -> None:
     from tooltune.adapters import adapter_parameters
-    from tooltune.methods.citi.experiment import train_method
+    from tooltune.methods.citi.training import train_method
 
     training = MethodTraining(train=TrainConfig(output_dir=".", epochs=1, batch_size=2, max_length=64, seed=3),
                               lora={"target_modules": list(TARGET_MODULES), "r": 2})

@@ -182,7 +182,7 @@ def train_agent(config: AgentRecipeConfig, examples: list[dict[str, Any]], out: 
     """Train one method on the SFT rows; returns (model spec, adapter dir or None, facts) for the benchmark."""
     import torch
 
-    from tooltune.methods.citi.experiment import load_model_spec, method_model, train_method
+    from tooltune.methods.citi.training import load_model_spec, method_model, train_method
     from tooltune.models.dtype import resolve_dtype
 
     bf16 = resolve_dtype(config.dtype) == torch.bfloat16
