@@ -7,9 +7,8 @@ import json
 
 import pytest
 from pydantic import ValidationError
-from transformers import LlamaConfig, LlamaForCausalLM
 
-from tests.train.tiny import tiny_tokenizer
+from tests.train.tiny import tiny_checkpoint
 from tooltune.methods.agent_recipe import AgentRecipeConfig, check_recipe_dir, recipe_split
 from tooltune.train.settings import RunDirError
 from tooltune.sandbox.suite import builtin_suite
@@ -73,15 +72,7 @@ def test_recipe_settings_are_validated_before_anything_runs(field, value) -> Non
 
 @pytest.fixture()
 def checkpoint(tmp_path):
-    tokenizer = tiny_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    path = tmp_path / "tiny"
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return tiny_checkpoint(tmp_path / "tiny")
 
 
 def test_recipe_end_to_end_on_a_tiny_checkpoint(checkpoint, tmp_path) -> None:

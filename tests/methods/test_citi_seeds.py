@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from transformers import LlamaConfig, LlamaForCausalLM
 
-from tests.train.tiny import tiny_tokenizer
+from tests.train.tiny import tiny_checkpoint, tiny_tokenizer
 from tooltune.adapters import TARGET_MODULES
 from tooltune.methods.citi.config import CompareSettings
 from tooltune.methods.citi.experiment import compare_methods, sandbox_comparison_data
@@ -33,15 +32,7 @@ def test_sandbox_rows_hold_out_the_recipes_instructions_and_keep_the_held_out_ca
 
 @pytest.fixture()
 def checkpoint(tmp_path):
-    tokenizer = tiny_tokenizer()
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=8192,
-                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    path = tmp_path / "tiny"
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return tiny_checkpoint(tmp_path / "tiny", max_position_embeddings=8192)
 
 
 def test_every_method_is_benchmarked_on_the_held_out_cases_as_it_was_trained(checkpoint, tmp_path) -> None:

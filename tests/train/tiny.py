@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
@@ -46,6 +47,19 @@ def tiny_llama(vocab_size: int = 256, seed: int = 0) -> LlamaForCausalLM:
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                          tie_word_embeddings=True)
     return LlamaForCausalLM(config).eval()
+
+
+def tiny_checkpoint(path: Path, max_position_embeddings: int = 4096) -> Path:
+    """A 2-layer Llama (hidden 32, eos and pad ids of `tiny_tokenizer`) and that tokenizer saved at `path` as a
+    Hugging Face checkpoint directory, for code that loads a model by path; returns `path`."""
+    tokenizer = tiny_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=max_position_embeddings, tie_word_embeddings=True,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
 
 
 def tiny_qwen2(vocab_size: int = 256, seed: int = 0) -> Qwen2ForCausalLM:
