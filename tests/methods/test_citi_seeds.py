@@ -10,7 +10,8 @@ import pytest
 from tests.train.tiny import tiny_checkpoint, tiny_tokenizer
 from tooltune.adapters import TARGET_MODULES
 from tooltune.methods.citi.config import CompareSettings
-from tooltune.methods.citi.experiment import compare_methods, sandbox_comparison_data
+from tooltune.methods.citi.experiment import (BENCH_NUMBERS, ROW_NUMBERS, compare_methods, complete_row,
+                                              sandbox_comparison_data)
 from tooltune.methods.citi.seeds import seed_summary, summary_table
 from tooltune.models.registry import load_trainable
 
@@ -53,6 +54,16 @@ def test_every_method_is_benchmarked_on_the_held_out_cases_as_it_was_trained(che
     for row in rows:
         assert row["bench_cases"] == 2 and 0 <= row["bench_checks"] <= 1 and row["bench_checks_se"] >= 0
     assert "bench checks" in (out / "table.md").read_text()
+
+
+def test_a_cached_row_is_whole_with_an_absent_benchmark_measure_but_not_without_its_checks() -> None:
+    row = {"method": "lora", **{key: 0.5 for key in ROW_NUMBERS},
+           **{f"bench_{key}": 0.5 for key in BENCH_NUMBERS}, "bench_checks_personal": None}
+    assert complete_row(row, "lora", bench=True)
+    assert not complete_row(row, "full", bench=True)
+    assert not complete_row({**row, "bench_checks": None}, "lora", bench=True)
+    assert not complete_row({k: v for k, v in row.items() if k != "bench_success"}, "lora", bench=True)
+    assert complete_row({k: v for k, v in row.items() if not k.startswith("bench")}, "lora")
 
 
 def test_a_comparison_without_its_models_spec_cannot_benchmark(tmp_path) -> None:

@@ -57,7 +57,7 @@ def bench_method(spec: str, adapter: str | None, settings: CompareSettings, run_
     (overall,) = [group["overall"] for group in summary["groups"].values()]
     row: dict[str, Any] = {"bench_cases": len(settings.bench_cases)}
     for key in BENCH_NUMBERS:
-        stat = overall.get(key) or {"mean": 0.0, "se": 0.0}
+        stat = overall.get(key) or {"mean": None, "se": None}  # None: no case had this measure
         row[f"bench_{key}"], row[f"bench_{key}_se"] = stat["mean"], stat["se"]
     return row
 
@@ -95,11 +95,12 @@ ROW_NUMBERS = ("exact_accuracy", "exact_accuracy_se", "name_accuracy", "no_call_
 
 
 def complete_row(row: dict[str, Any], method: str, bench: bool = False) -> bool:
-    """Whether a cached result row is whole: this method's, with every number the table shows (the benchmark's
-    too when `bench`)."""
-    keys = (*ROW_NUMBERS, *(f"bench_{k}" for k in BENCH_NUMBERS)) if bench else ROW_NUMBERS
-    return row.get("method") == method and all(
-        isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool) for key in keys)
+    """Whether a cached result row is whole: this method's, with every number the table shows (and, when `bench`,
+    every benchmark measure, which is None where no case had it)."""
+    numbers = (*ROW_NUMBERS, "bench_checks") if bench else ROW_NUMBERS
+    measured = [f"bench_{k}" for k in BENCH_NUMBERS] if bench else []
+    return row.get("method") == method and all(key in row for key in measured) and all(
+        isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool) for key in numbers)
 
 
 def score_method(model: nn.Module, tokenizer: Any, evaluate: Sequence[Example], general: General,
