@@ -156,8 +156,8 @@ def _compare(out, methods=("base",), **changes):
     from tooltune.methods.citi.experiment import compare_methods
 
     tok = tiny_tokenizer()
-    training = {"train": {"output_dir": ".", "epochs": 1, "batch_size": 2, "max_length": 128,
-                          "seed": changes.pop("seed", 0)},
+    training = {"train": {"output_dir": ".", "epochs": 1, "batch_size": 2,
+                          "max_length": changes.pop("max_length", 128), "seed": changes.pop("seed", 0)},
                 "lora": {"target_modules": list(TARGET_MODULES), "r": changes.pop("lora_r", 2)}}
     settings = CompareSettings(training=training, general={"replay": False}, eval_max_new_tokens=2,
                                retention_windows=2, retention_window=16, cloze_items=2)
@@ -185,3 +185,11 @@ def test_a_damaged_result_counts_as_missing(tmp_path) -> None:
     again = _compare(tmp_path)
     assert [{k: r[k] for k in ("method", "exact_accuracy")} for r in again] == \
         [{k: r[k] for k in ("method", "exact_accuracy")} for r in rows]
+
+
+def test_a_method_resumed_after_scoring_was_cut_reports_its_whole_training_time(tmp_path) -> None:
+    (first,) = _compare(tmp_path, methods=("lora",), max_length=8192)
+    (tmp_path / "lora" / "result.json").unlink()  # as if scoring had been interrupted: training replays
+    (again,) = _compare(tmp_path, methods=("lora",), max_length=8192)
+    kept = json.loads((tmp_path / "lora" / "train_seconds.json").read_text())["seconds"]
+    assert again["train_seconds"] == round(kept, 1) and kept >= first["train_seconds"] > 0

@@ -126,6 +126,19 @@ def score_method(model: nn.Module, tokenizer: Any, evaluate: Sequence[Example], 
     return row
 
 
+TRAIN_TIME = "train_seconds.json"
+"""Per method: the seconds spent training, summed over the runs that resumed it."""
+
+
+def add_train_seconds(out: Path, seconds: float) -> float:
+    """Add `seconds` to the training time kept in `out/train_seconds.json`; the total, so that a method resumed
+    after an interruption reports the time its training took, not the instant it took to replay the stages."""
+    kept = read_json_object(out / TRAIN_TIME) or {}
+    total = float(kept.get("seconds", 0.0)) + seconds
+    write_json_atomic(out / TRAIN_TIME, {"seconds": total}, indent=None)
+    return total
+
+
 def run_method(method: str, load: TrainableLoader, train: Sequence[Example], evaluate: Sequence[Example],
                general: General, out_dir: Path, settings: CompareSettings, spec: str | None = None) -> dict[str, Any]:
     """Train (unless base) and score one method; cached in `out_dir/method/result.json` (a damaged one counts
@@ -141,12 +154,13 @@ def run_method(method: str, load: TrainableLoader, train: Sequence[Example], eva
     started = time.perf_counter()
     facts = train_method(method, model, tokenizer, train, out, settings.training, general)
     trained = time.perf_counter()
+    train_seconds = add_train_seconds(out, trained - started)
     scores = score_method(model, tokenizer, evaluate, general, settings, out)
     if settings.bench_cases:
         if spec is None:
             raise ValueError("bench_cases: the benchmark needs the model's spec (compare_methods(model=...))")
         scores.update(bench_method(*method_model(method, model, tokenizer, out, spec), settings, out / "bench"))
-    row = {"method": method, **scores, **facts, "train_seconds": round(trained - started, 1),
+    row = {"method": method, **scores, **facts, "train_seconds": round(train_seconds, 1),
            "eval_seconds": round(time.perf_counter() - trained, 1)}
     write_json_atomic(done, row)
     return row
