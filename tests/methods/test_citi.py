@@ -188,8 +188,12 @@ def test_a_damaged_result_counts_as_missing(tmp_path) -> None:
 
 
 def test_a_method_resumed_after_scoring_was_cut_reports_its_whole_training_time(tmp_path) -> None:
+    def kept() -> float:
+        return json.loads((tmp_path / "lora" / "train_seconds.json").read_text())["seconds"]
+
     (first,) = _compare(tmp_path, methods=("lora",), max_length=8192)
+    trained = kept()
     (tmp_path / "lora" / "result.json").unlink()  # as if scoring had been interrupted: training replays
     (again,) = _compare(tmp_path, methods=("lora",), max_length=8192)
-    kept = json.loads((tmp_path / "lora" / "train_seconds.json").read_text())["seconds"]
-    assert again["train_seconds"] == round(kept, 1) and kept >= first["train_seconds"] > 0
+    assert first["train_seconds"] == round(trained, 1) and trained > 0
+    assert kept() > trained and again["train_seconds"] == round(kept(), 1) >= first["train_seconds"]
