@@ -150,6 +150,8 @@ def choice_scores(model: nn.Module, tokenizer: Any, item: ChoiceItem) -> list[fl
     cache = out.past_key_values
     cache.batch_repeat_interleave(len(choices))
     width = max(len(c) for c in choices)
+    # any id pads: padded positions are masked and never scored, so unlike train.data.pad_token_id this needs
+    # neither a pad nor an EOS token
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     batch = torch.tensor([c + [pad] * (width - len(c)) for c in choices], device=device)
     mask = torch.tensor([[1] * (len(context) + len(c)) + [0] * (width - len(c)) for c in choices], device=device)

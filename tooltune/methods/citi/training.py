@@ -11,7 +11,7 @@ from typing import Any
 from torch import nn
 
 from tooltune.adapters import inject_adapters, save_adapter
-from tooltune.methods.citi.config import MethodTraining
+from tooltune.methods.citi.config import CITIConfig, MethodTraining
 from tooltune.methods.citi.method import mixed_rows, train_citi
 from tooltune.models.registry import TrainableLoader, load_trainable
 from tooltune.train import Stage, train_stages
@@ -27,7 +27,7 @@ def load_model_spec(spec: str) -> TrainableLoader:
     return lambda: load_trainable(spec)
 
 
-def citi_for(training: MethodTraining) -> Any:
+def citi_for(training: MethodTraining) -> CITIConfig:
     """CITI's config with its stage epochs scaled so its MoLoRA stages together get the trainer's epochs, like
     the other methods (the release's 1 + 2 of 3)."""
     e1, e2, e3 = training.citi.stage_epochs
